@@ -1,0 +1,79 @@
+/* conf: the one configuration file: parse (pure), validate, dump like postconf -n. */
+#ifndef CONF_H
+#define CONF_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum conf_type { CT_STR, CT_INT, CT_SIZE, CT_TIME, CT_ENUM };
+
+struct cidr {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned bits;
+};
+
+enum listen_kind { LISTEN_SMTP };
+struct listener_conf {
+	enum listen_kind kind;
+	char *name;		/* "smtp" */
+	char *host;		/* numeric address */
+	char *port;
+	unsigned line;
+};
+
+enum users_kind { USERS_SYSTEM, USERS_PASSWD_FILE };
+struct users_conf {
+	enum users_kind kind;
+	char *path;		/* passwd-file */
+	unsigned line;
+};
+
+enum mailbox_kind { MAILBOX_MAILDIR, MAILBOX_MBOX };
+
+struct conf {
+	char *path;
+	/* scalar settings: one field per params.def row */
+	char *hostname, *spool, *run_user, *default_privs, *aliases, *recipient_delimiter, *banner;
+	char *bare_newline, *log_level;
+	long long message_size_limit, recipient_limit, line_length_limit, smtpd_timeout,
+	    max_connections, max_connections_per_ip, max_errors, delivery_threads,
+	    minimal_backoff_time, maximal_backoff_time, maximal_queue_lifetime, mbox_lock_timeout;
+	/* which scalars were set explicitly (bit per params.def row) */
+	uint64_t set_mask;
+
+	char **domains;		/* lower-cased, no trailing dot */
+	size_t ndomains;
+	struct cidr *networks;
+	size_t nnetworks;
+	char *networks_text;	/* as written, for dumps */
+	struct users_conf *users;
+	size_t nusers;
+	enum mailbox_kind mailbox_kind;
+	char *mailbox_path;	/* "~/Maildir", "/var/mail/%u", "/srv/mail/%d/%n" */
+	bool mailbox_set;
+	struct listener_conf *listeners;
+	size_t nlisteners;
+};
+
+/* Parse config text (pure). Returns 0, or -1 with *error_r allocated "file:line: problem". */
+int conf_parse(const char *text, size_t len, const char *path, struct conf *c, char **error_r);
+/* Fill defaults for everything not set; hostname from the system when empty. */
+void conf_defaults(struct conf *c);
+/* Read and parse a file, then apply defaults. */
+int conf_load(const char *path, struct conf *c, char **error_r);
+void conf_free(struct conf *c);
+/* Print settings that differ from the defaults, one "name = value" a line. */
+void conf_dump(const struct conf *c, FILE *fp, bool all);
+/* Print the reference of every setting (for docs and --help). */
+void conf_print_reference(FILE *fp);
+
+bool conf_is_local_domain(const struct conf *c, const char *domain);
+bool cidr_match(const struct cidr *list, size_t n, const struct sockaddr *sa);
+int cidr_parse(const char *s, struct cidr *out);
+/* Parse "52428800", "10M", "300s", "5d" etc. 0 or -1. */
+int conf_parse_size(const char *s, long long *v);
+int conf_parse_time(const char *s, long long *v);
+#endif

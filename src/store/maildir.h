@@ -1,0 +1,33 @@
+/* maildir: Maildir delivery (tmp/ -> new/, unique names, fsync before success). */
+#ifndef MAILDIR_H
+#define MAILDIR_H
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Results shared by the store modules. */
+#define STORE_OK     0
+#define STORE_TEMP  -1	/* retry later: I/O error, disk full, lock busy, symlink attack */
+#define STORE_PERM  -2	/* cannot ever succeed: e.g. path is not a directory/file we may use */
+
+/*
+ * Create dir and its cur/ new/ tmp/ (mode 0700) when missing. Refuses (STORE_TEMP)
+ * when any of them is a symlink or not a directory.
+ */
+int maildir_create(const char *dir, const char **error_r);
+
+/*
+ * Deliver one message: `prefix` (headers we add, e.g. Return-Path and
+ * Delivered-To, LF line endings) then `msg` (LF line endings), into
+ * dir/tmp/<unique> opened O_CREAT|O_EXCL|O_NOFOLLOW, fsync, then rename into
+ * dir/new/<unique>. The unique name follows the Maildir spec
+ * "<sec>.M<usec>P<pid>Q<n>R<rand>.<host>,S=<size>" (size in bytes as written).
+ * When sync_dir is non-zero new/ is fsynced before return; otherwise the caller
+ * must call maildir_sync_new() before it treats the delivery as durable
+ * (this lets a batch of deliveries share one directory fsync).
+ * On failure the tmp file is removed. name_r receives "new/<unique>".
+ */
+int maildir_deliver(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
+    size_t msg_len, int sync_dir, char *name_r, size_t name_sz, const char **error_r);
+
+int maildir_sync_new(const char *dir, const char **error_r);
+#endif
