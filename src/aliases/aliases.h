@@ -27,6 +27,7 @@ struct alias_entry {
 struct aliases {
 	char *path;	/* file name used in error messages */
 	uid_t owner;	/* owner of the file: pipes/files run as this user (never root) */
+	gid_t group;	/* owner's primary group for pipes/files (0: default_gid) */
 	struct alias_entry *entries;	/* sorted by name for lookup */
 	size_t nentries;
 };

@@ -21,6 +21,7 @@ struct hdr_scan {
 	bool in_body;		/* the empty line (or a non-header line) was seen */
 	size_t header_bytes;	/* bytes of the header block, including the empty line */
 	unsigned long nfields;
+	size_t line_bytes;	/* internal: bytes of the current header line so far */
 };
 
 void hdr_scan_init(struct hdr_scan *h);

@@ -1,0 +1,6 @@
+/* cli: the subcommands that are programs of their own (sendmail, demo). */
+#ifndef CLI_H
+#define CLI_H
+int sendmail_main(int argc, char **argv, const char *conf_path);
+int demo_main(int argc, char **argv);
+#endif

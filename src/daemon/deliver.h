@@ -1,0 +1,74 @@
+/* deliver: local delivery of one queued message — alias expansion, user
+ * lookup, and the write into Maildir, mbox, a file or a command. Runs in the
+ * delivery threads; writes that need another uid go to the privileged parent
+ * (privsep.c), which forks a child with that uid. */
+#ifndef DELIVER_H
+#define DELIVER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "aliases/aliases.h"
+#include "conf/conf.h"
+#include "queue/queue.h"
+#include "users/users.h"
+
+enum dest_status { DS_SENT = 0, DS_DEFER = 1, DS_BOUNCE = 2 };
+
+/* What one delivery write needs; also the privsep request (fixed size, no pointers). */
+enum dest_kind { DK_MAILDIR, DK_MBOX, DK_FILE, DK_PIPE };
+struct dest_req {
+	int kind;
+	uid_t uid;
+	gid_t gid;
+	int sync_dir;
+	int lock_timeout;
+	char path[1024];	/* Maildir dir, mbox file, file, or command */
+	char sender[520];
+	char rcpt[520];		/* final recipient (Delivered-To) */
+	char orig_rcpt[520];
+	char user[256];
+	char home[1024];
+	char prefix[2048];	/* headers to prepend */
+	size_t prefix_len;
+	off_t body_off;
+	size_t body_len;
+};
+
+struct dest_result {
+	int status;		/* enum dest_status */
+	char dsn[8];		/* "2.0.0", "4.2.0", "5.1.1" ... */
+	char text[400];
+};
+
+struct delivery_ctx {
+	const struct conf *conf;
+	const struct userdb *udb;
+	const struct aliases *aliases;	/* may be NULL */
+	uid_t default_uid;		/* alias pipes/files owned by root run as this */
+	gid_t default_gid;
+	int priv_fd;			/* privsep socket, -1 when running unprivileged alone */
+};
+
+/* Result for one envelope recipient. */
+struct rcpt_outcome {
+	struct dest_result r;
+	char relay[32];			/* "local", "maildir", "mbox", "pipe", "file", "none" */
+	char detail[512];		/* e.g. mailbox path */
+	int sync_dir_idx;		/* index into the batch's dirs to fsync, or -1 */
+};
+
+/* Per-batch list of Maildir new/ directories still to be fsynced. */
+struct dirsync {
+	char **dirs;
+	size_t n;
+};
+void dirsync_free(struct dirsync *ds);
+
+/* Deliver every pending recipient of env. body: the message (mmapped queue file + body_off). */
+void deliver_message(const struct delivery_ctx *dc, const struct qenv *env, const char *file,
+    size_t file_len, int qfd, struct rcpt_outcome *out, struct dirsync *ds);
+
+/* Perform one write as the current uid (used in threads and in privsep children). */
+void deliver_exec(const struct dest_req *r, const char *file, struct dest_result *res);
+#endif

@@ -1,0 +1,450 @@
+/* serve: `estafeta serve` — bind, drop privileges, run SMTP intake, queue and delivery. */
+#include "daemon/serve.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon/deliver.h"
+#include "daemon/privsep.h"
+#include "daemon/sched.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "smtp/smtp_server.h"
+
+struct worker {
+	struct event_base *eb;
+	char *conf_path;
+	struct conf *conf;
+	struct queue *q;
+	struct userdb *udb;
+	struct aliases *aliases;
+	struct sched *sched;
+	struct smtp_server *smtp;
+	struct delivery_ctx dc;
+	int priv_fd;
+	uid_t vuid;
+	gid_t vgid;
+	bool stopping;
+};
+
+int
+serve_load_aliases(const struct conf *c, struct aliases **a_r, char **error_r)
+{
+	char *data, *warn = NULL;
+	size_t len;
+	struct stat st;
+
+	*a_r = NULL;
+	if (c->aliases == NULL || c->aliases[0] == '\0')
+		return 0;
+	if (stat(c->aliases, &st) < 0 || read_file(c->aliases, 64 << 20, &data, &len) < 0) {
+		*error_r = xasprintf("%s: %s", c->aliases, strerror(errno));
+		return -1;
+	}
+	*a_r = aliases_parse(data, len, c->aliases, error_r, &warn);
+	free(data);
+	if (warn != NULL) {
+		for (char *save, *l = strtok_r(warn, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			log_warn("%s", l);
+		free(warn);
+	}
+	if (*a_r == NULL)
+		return -1;
+	(*a_r)->owner = st.st_uid;
+	return 0;
+}
+
+static const char *
+check_rcpt(void *ctx, const struct smtp_peer *peer, const struct mailaddr *a, char *buf,
+    size_t bufsz)
+{
+	struct worker *w = ctx;
+	char addr[600], local[ADDR_LOCAL_MAX + 1];
+
+	if (a->domain[0] == '\0')
+		return NULL;	/* <postmaster> (RFC 5321 4.5.1) */
+	addr_format(a, addr, sizeof(addr));
+	if (!a->literal && conf_is_local_domain(w->conf, a->domain)) {
+		strlcpy(local, a->local, sizeof(local));
+		str_lower(local);
+		local_strip_ext(local, w->conf->recipient_delimiter);
+		if (strcmp(local, "postmaster") == 0)
+			return NULL;
+		if (w->aliases != NULL && aliases_lookup(w->aliases, local) != NULL)
+			return NULL;
+		struct user_info ui;
+		int r = userdb_lookup(w->udb, local, a->domain, &ui);
+		if (r > 0)
+			return NULL;
+		if (r < 0) {
+			snprintf(buf, bufsz, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+			return buf;
+		}
+		snprintf(buf, bufsz,
+		    "550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table",
+		    addr);
+		return buf;
+	}
+	if (peer->trusted)
+		return NULL;
+	snprintf(buf, bufsz, "554 5.7.1 <%s>: Relay access denied", addr);
+	return buf;
+}
+
+static void
+on_queued(void *ctx, const char *id)
+{
+	struct worker *w = ctx;
+	sched_enqueue(w->sched, id, 0);
+}
+
+static void
+on_queue_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	queue_run_completions(w->q);
+}
+
+static void
+delivery_ctx_fill(struct worker *w)
+{
+	struct passwd *pw = getpwnam(w->conf->default_privs);
+	w->dc.conf = w->conf;
+	w->dc.udb = w->udb;
+	w->dc.aliases = w->aliases;
+	w->dc.default_uid = pw ? pw->pw_uid : 65534;
+	w->dc.default_gid = pw ? pw->pw_gid : 65534;
+	w->dc.priv_fd = w->priv_fd;
+}
+
+static void
+reload(struct worker *w)
+{
+	struct conf *nc = xcalloc(1, sizeof(*nc));
+	struct aliases *na = NULL;
+	struct userdb *nu = NULL;
+	char *err = NULL;
+
+	if (conf_load(w->conf_path, nc, &err) < 0 || serve_load_aliases(nc, &na, &err) < 0 ||
+	    (nu = userdb_open(nc, w->vuid, w->vgid, &err)) == NULL) {
+		log_err("reload failed, keeping the running configuration: %s", err);
+		free(err);
+		if (na)
+			aliases_free(&na);
+		conf_free(nc);
+		free(nc);
+		return;
+	}
+	struct conf *oc = w->conf;
+	struct aliases *oa = w->aliases;
+	struct userdb *ou = w->udb;
+	w->conf = nc;
+	w->aliases = na;
+	w->udb = nu;
+	delivery_ctx_fill(w);
+	sched_set_delivery(w->sched, nc, &w->dc);	/* waits for running batches */
+	smtp_server_set_conf(w->smtp, nc);
+	if (oa)
+		aliases_free(&oa);
+	userdb_free(&ou);
+	conf_free(oc);
+	free(oc);
+	log_info("reloaded configuration from %s", w->conf_path);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		reload(w);
+		break;
+	case SIGUSR1:
+		log_info("flushing the queue");
+		sched_flush(w->sched);
+		break;
+	default:
+		log_info("terminating on signal %d", (int)sig);
+		w->stopping = true;
+		smtp_server_stop_listening(w->smtp);
+		event_base_loopexit(w->eb, NULL);
+		break;
+	}
+}
+
+static int
+worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size_t nfds,
+    int priv_fd, uid_t vuid, gid_t vgid)
+{
+	struct worker w = { .conf = c, .priv_fd = priv_fd, .vuid = vuid, .vgid = vgid };
+	char *err = NULL;
+	const char *qerr;
+
+	w.conf_path = xstrdup(conf_path);
+	if (serve_load_aliases(c, &w.aliases, &err) < 0 ||
+	    (w.udb = userdb_open(c, vuid, vgid, &err)) == NULL) {
+		log_err("%s", err);
+		return 1;
+	}
+	w.q = queue_open(c->spool, &qerr);
+	if (w.q == NULL) {
+		log_err("cannot open queue %s: %s", c->spool, qerr);
+		return 1;
+	}
+	w.eb = event_base_new();
+	if (w.eb == NULL)
+		fatalx("event_base_new failed");
+	struct event *qev = event_new(w.eb, queue_notify_fd(w.q), EV_READ | EV_PERSIST,
+	    on_queue_notify, &w);
+	event_add(qev, NULL);
+	delivery_ctx_fill(&w);
+	w.sched = sched_new(w.eb, c, c->spool, &w.dc);
+	struct smtp_server_ops ops = { .check_rcpt = check_rcpt, .queued = on_queued, .ctx = &w };
+	w.smtp = smtp_server_new(w.eb, c, w.q, &ops);
+	for (size_t i = 0; i < nfds; i++)
+		smtp_server_listen(w.smtp, fds[i], is_unix[i]);
+
+	struct event *sigs[4];
+	int signums[4] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
+	for (int i = 0; i < 4; i++) {
+		sigs[i] = evsignal_new(w.eb, signums[i], on_signal, &w);
+		event_add(sigs[i], NULL);
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Recovery: everything in the queue was acknowledged and is delivered again. */
+	char **ids;
+	size_t n;
+	if (queue_list(c->spool, &ids, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			sched_enqueue(w.sched, ids[i], 0);
+			free(ids[i]);
+		}
+		free(ids);
+		if (n > 0)
+			log_info("queue: %zu message(s) to deliver from the previous run", n);
+	}
+	log_info("daemon started: hostname=%s spool=%s uid=%u", c->hostname, c->spool,
+	    (unsigned)geteuid());
+	event_base_dispatch(w.eb);
+
+	/* Orderly stop: commits in flight finish (their 250s may be lost, the mail is not). */
+	smtp_server_free(&w.smtp);
+	sched_free(&w.sched);
+	queue_close(&w.q);
+	for (int i = 0; i < 4; i++)
+		event_free(sigs[i]);
+	event_free(qev);
+	event_base_free(w.eb);
+	if (w.aliases)
+		aliases_free(&w.aliases);
+	userdb_free(&w.udb);
+	if (w.conf != c) {
+		conf_free(w.conf);
+		free(w.conf);
+	}
+	free(w.conf_path);
+	log_info("daemon stopped");
+	return 0;
+}
+
+static int
+bind_inet(const struct listener_conf *l, char **error_r)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res;
+	int e = getaddrinfo(l->host, l->port, &hints, &res);
+	if (e != 0) {
+		*error_r = xasprintf("listen %s %s:%s: %s", l->name, l->host, l->port, gai_strerror(e));
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (res->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		*error_r = xasprintf("listen %s %s:%s: %s", l->name, l->host, l->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int
+bind_unix(const char *path, char **error_r)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*error_r = xasprintf("%s: socket path too long", path);
+		return -1;
+	}
+	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 256) < 0) {
+		umask(old);
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	umask(old);
+	chmod(path, 0666);	/* any local user may submit, as with Postfix's maildrop */
+	return fd;
+}
+
+static int
+chown_tree_top(const char *spool, uid_t uid, gid_t gid)
+{
+	static const char *const sub[] = { "", "/incoming", "/queue", "/state", "/public", NULL };
+	char p[4096];
+	for (int i = 0; sub[i]; i++) {
+		snprintf(p, sizeof(p), "%s%s", spool, sub[i]);
+		if (chown(p, uid, gid) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+serve_main(const char *conf_path, bool daemonize, bool debug)
+{
+	struct conf *c = xcalloc(1, sizeof(*c));
+	char *err = NULL;
+	const char *qerr;
+
+	log_init("estafeta", daemonize, debug ? LOG_L_DEBUG : LOG_L_INFO);
+	if (conf_load(conf_path, c, &err) < 0) {
+		fprintf(stderr, "estafeta: %s\n", err);
+		return 1;
+	}
+	if (!debug && strcmp(c->log_level, "debug") == 0)
+		log_init("estafeta", daemonize, LOG_L_DEBUG);
+	/* Validate everything before binding anything. */
+	struct aliases *a = NULL;
+	if (serve_load_aliases(c, &a, &err) < 0) {
+		fprintf(stderr, "estafeta: %s\n", err);
+		return 1;
+	}
+	if (a)
+		aliases_free(&a);
+	struct userdb *u = userdb_open(c, getuid(), getgid(), &err);
+	if (u == NULL) {
+		fprintf(stderr, "estafeta: %s\n", err);
+		return 1;
+	}
+	userdb_free(&u);
+	if (c->nlisteners == 0) {
+		c->listeners = xcalloc(1, sizeof(*c->listeners));
+		c->listeners[0] = (struct listener_conf){ .kind = LISTEN_SMTP, .name = xstrdup("smtp"),
+			.host = xstrdup("0.0.0.0"), .port = xstrdup("25") };
+		c->nlisteners = 1;
+	}
+
+	/* The queue directories exist before anyone binds the submission socket. */
+	struct queue *q = queue_open(c->spool, &qerr);
+	if (q == NULL) {
+		fprintf(stderr, "estafeta: cannot create spool %s: %s\n", c->spool, qerr);
+		return 1;
+	}
+	queue_close(&q);
+
+	size_t nfds = c->nlisteners + 1;
+	int *fds = xcalloc(nfds, sizeof(int));
+	bool *is_unix = xcalloc(nfds, sizeof(bool));
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		fds[i] = bind_inet(&c->listeners[i], &err);
+		if (fds[i] < 0) {
+			fprintf(stderr, "estafeta: %s:%u: %s\n", c->path, c->listeners[i].line, err);
+			return 1;
+		}
+	}
+	char sockpath[4096];
+	snprintf(sockpath, sizeof(sockpath), "%s/public/submit.sock", c->spool);
+	fds[nfds - 1] = bind_unix(sockpath, &err);
+	is_unix[nfds - 1] = true;
+	if (fds[nfds - 1] < 0) {
+		fprintf(stderr, "estafeta: %s\n", err);
+		return 1;
+	}
+
+	if (daemonize && daemon(0, 0) < 0) {
+		fprintf(stderr, "estafeta: daemon: %s\n", strerror(errno));
+		return 1;
+	}
+	char pidpath[4096], pidtxt[32];
+	snprintf(pidpath, sizeof(pidpath), "%s/estafeta.pid", c->spool);
+	int pl = snprintf(pidtxt, sizeof(pidtxt), "%d\n", (int)getpid());
+	if (atomic_write(pidpath, pidtxt, (size_t)pl, 0644) < 0)
+		log_warn("cannot write %s: %s", pidpath, strerror(errno));
+
+	uid_t vuid = getuid();
+	gid_t vgid = getgid();
+	int rc;
+	if (geteuid() == 0) {
+		struct passwd *pw = getpwnam(c->run_user);
+		if (pw == NULL) {
+			log_warn("run_user %s does not exist, using nobody", c->run_user);
+			pw = getpwnam("nobody");
+		}
+		if (pw == NULL || pw->pw_uid == 0) {
+			log_err("no unprivileged user to run as (run_user %s)", c->run_user);
+			return 1;
+		}
+		vuid = pw->pw_uid;
+		vgid = pw->pw_gid;
+		if (chown_tree_top(c->spool, vuid, vgid) < 0)
+			log_warn("cannot chown %s: %s", c->spool, strerror(errno));
+		int sp[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+			fatalx("socketpair: %s", strerror(errno));
+		pid_t pid = fork();
+		if (pid < 0)
+			fatalx("fork: %s", strerror(errno));
+		if (pid == 0) {
+			close(sp[0]);
+			if (setgroups(1, &vgid) < 0 || setgid(vgid) < 0 || setuid(vuid) < 0 ||
+			    setuid(0) == 0)
+				fatalx("cannot drop privileges to %s", pw->pw_name);
+			_exit(worker_main(conf_path, c, fds, is_unix, nfds, sp[1], vuid, vgid));
+		}
+		close(sp[1]);
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		log_info("privileged parent pid=%d, worker pid=%d runs as %s", (int)getpid(), (int)pid,
+		    pw->pw_name);
+		rc = privsep_parent_loop(sp[0], pid);
+	} else
+		rc = worker_main(conf_path, c, fds, is_unix, nfds, -1, vuid, vgid);
+	unlink(pidpath);
+	unlink(sockpath);
+	conf_free(c);
+	free(c);
+	free(fds);
+	free(is_unix);
+	return rc;
+}

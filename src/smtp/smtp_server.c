@@ -1,0 +1,1073 @@
+#include "smtp/smtp_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/hdr.h"
+#include "smtp/smtp_cmd.h"
+#include "smtp/smtp_data.h"
+
+#define IBUF_SIZE	(64 * 1024)
+#define CMD_MAX		510	/* RFC 5321 4.5.3.1.4: 512 with CRLF */
+#define CMD_MAX_EXT	1510	/* MAIL/RCPT may grow by their ESMTP parameters (RFC 3461 4) */
+#define HDRBUF_MAX	(256 * 1024)	/* header block kept in memory for fixups */
+#define OUT_HIGH	(256 * 1024)	/* stop reading while this much output waits */
+
+enum sstate { S_GREET, S_HELO, S_MAIL, S_RCPT, S_DATA, S_BDAT };
+
+struct smtp_server;
+
+struct session {
+	struct smtp_server *srv;
+	struct session *next, *prev;
+	int fd;
+	char sid[12];
+	struct smtp_peer peer;
+	struct event *ev_read, *ev_write, *ev_timer;
+	enum sstate state;
+	bool esmtp, discard_line, closing, paused, dead, reading;
+	unsigned errors;
+	char helo[256];
+
+	char *ibuf;
+	size_t ilen, ipos;
+	char *obuf;
+	size_t olen, ocap, opos;
+
+	/* transaction */
+	struct qenv env;
+	bool have_mail, smtputf8, size_exceeded, bdat_bad;
+	unsigned rcpt_rejected;
+	struct qfile *qf;
+	struct smtp_data data;
+	struct hdr_scan hs;
+	char *hdrbuf;
+	size_t hdrlen;
+	bool hdr_done;
+	uint64_t bdat_left;
+	bool bdat_last, chunk_active;
+	uint64_t declared_size;
+
+	/* counters for the disconnect line */
+	unsigned n_cmds, n_mail, n_rcpt, n_data, n_bdat, n_quit, n_rset, n_msgs;
+};
+
+struct listener {
+	struct event *ev;
+	int fd;
+	bool is_unix;
+	struct listener *next;
+};
+
+struct smtp_server {
+	struct event_base *eb;
+	const struct conf *conf;
+	struct queue *q;
+	struct smtp_server_ops ops;
+	struct listener *listeners;
+	struct session *sessions;
+	unsigned nsessions;
+	char *scratch;		/* DATA scanner output */
+};
+
+static void session_process(struct session *s);
+static void session_close(struct session *s);
+static void session_flush(struct session *s);
+
+/* ---- output ---- */
+
+static void
+out_raw(struct session *s, const char *p, size_t n)
+{
+	if (s->olen + n > s->ocap) {
+		s->ocap = (s->olen + n) * 2;
+		s->obuf = xrealloc(s->obuf, s->ocap);
+	}
+	memcpy(s->obuf + s->olen, p, n);
+	s->olen += n;
+}
+
+static void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+reply(struct session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(line) - 3)
+		n = sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	out_raw(s, line, (size_t)n);
+	if (line[0] == '4' || line[0] == '5')
+		s->errors++;
+}
+
+/* ---- transaction ---- */
+
+static void
+txn_reset(struct session *s)
+{
+	if (s->qf != NULL) {
+		queue_file_abort(s->qf);
+		s->qf = NULL;
+	}
+	qenv_free(&s->env);
+	s->env.submit_uid = -1;
+	s->have_mail = s->smtputf8 = s->size_exceeded = s->bdat_bad = false;
+	s->rcpt_rejected = 0;
+	free(s->hdrbuf);
+	s->hdrbuf = NULL;
+	s->hdrlen = 0;
+	s->hdr_done = false;
+	s->bdat_left = 0;
+	s->bdat_last = false;
+	s->chunk_active = false;
+	s->declared_size = 0;
+	if (s->state > S_HELO)
+		s->state = S_HELO;
+}
+
+static void
+rfc822_date(char *buf, size_t sz, time_t t)
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, sz, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+static void
+peer_describe(const struct session *s, char *buf, size_t sz)
+{
+	int n;
+	if (s->peer.local)
+		n = snprintf(buf, sz, "local uid=%ld", s->peer.uid);
+	else
+		n = snprintf(buf, sz, "[%s]", s->peer.addr);
+	if (n < 0)
+		buf[0] = '\0';
+}
+
+/* Write body bytes: the header block is held back until it ends, so that
+ * missing Message-ID/Date/From can be added for trusted clients. */
+static void
+body_put(struct session *s, const char *p, size_t n)
+{
+	struct smtp_server *srv = s->srv;
+	uint64_t limit = (uint64_t)srv->conf->message_size_limit;
+
+	if (s->size_exceeded || s->qf == NULL)
+		return;
+	if (queue_file_size(s->qf) + s->hdrlen + n > limit) {
+		s->size_exceeded = true;	/* keep reading, store nothing more */
+		return;
+	}
+	if (s->hdr_done) {
+		queue_file_write(s->qf, p, n);
+		return;
+	}
+	if (s->hdrlen + n > HDRBUF_MAX) {
+		/* Giant header block: stop holding it back, no fixups. */
+		queue_file_write(s->qf, s->hdrbuf, s->hdrlen);
+		queue_file_write(s->qf, p, n);
+		s->hdr_done = true;
+		s->hdrlen = 0;
+		return;
+	}
+	s->hdrbuf = xrealloc(s->hdrbuf, s->hdrlen + n + 1);
+	memcpy(s->hdrbuf + s->hdrlen, p, n);
+	s->hdrlen += n;
+	hdr_scan_feed(&s->hs, p, n);
+	if (s->hs.in_body) {
+		s->hdr_done = true;
+		size_t hb = s->hs.header_bytes;
+		if (hb > s->hdrlen)
+			hb = s->hdrlen;
+		/* Insert before the empty line that ends the header block, if any. */
+		size_t at = hb;
+		if (hb > 0 && s->hdrbuf[hb - 1] == '\n' && (hb == 1 || s->hdrbuf[hb - 2] == '\n'))
+			at = hb - 1;
+		char fix[1024];
+		size_t fl = 0;
+		fix[0] = '\0';
+		if (s->peer.trusted) {
+			char date[64];
+			unsigned have = s->hs.have;
+			if (!(have & HDR_HAVE_MESSAGE_ID)) {
+				struct tm tm;
+				time_t now = time(NULL);
+				gmtime_r(&now, &tm);
+				char ts[32];
+				strftime(ts, sizeof(ts), "%Y%m%d%H%M%S", &tm);
+				fl += (size_t)snprintf(fix + fl, sizeof(fix) - fl, "Message-ID: <%s.%s@%s>\n", ts,
+				    s->env.id, srv->conf->hostname);
+			}
+			if (!(have & HDR_HAVE_DATE)) {
+				rfc822_date(date, sizeof(date), time(NULL));
+				fl += (size_t)snprintf(fix + fl, sizeof(fix) - fl, "Date: %s\n", date);
+			}
+			if (!(have & HDR_HAVE_FROM) && fl < sizeof(fix))
+				fl += (size_t)snprintf(fix + fl, sizeof(fix) - fl, "From: %s\n",
+				    s->env.sender[0] ? s->env.sender : "MAILER-DAEMON");
+			if (fl >= sizeof(fix))
+				fl = sizeof(fix) - 1;
+		}
+		queue_file_write(s->qf, s->hdrbuf, at);
+		if (fl > 0)
+			queue_file_write(s->qf, fix, fl);
+		if (at == hb && fl > 0 && s->hdrlen > hb)
+			queue_file_write(s->qf, "\n", 1);	/* body had no separating empty line */
+		queue_file_write(s->qf, s->hdrbuf + at, s->hdrlen - at);
+		free(s->hdrbuf);
+		s->hdrbuf = NULL;
+		s->hdrlen = 0;
+	}
+}
+
+static bool
+data_start(struct session *s, bool bdat)
+{
+	struct smtp_server *srv = s->srv;
+	const char *err;
+	char date[64], line[2048];
+
+	s->env.arrival = time(NULL);
+	s->env.client = xstrdup(s->peer.local ? "local" : s->peer.addr);
+	s->env.helo = s->helo[0] ? xstrdup(s->helo) : NULL;
+	s->env.smtputf8 = s->smtputf8;
+	s->env.submit_uid = s->peer.local ? s->peer.uid : -1;
+	s->qf = queue_file_create(srv->q, &s->env, &err);
+	if (s->qf == NULL) {
+		log_warn("sid=%s queue file create failed: %s", s->sid, err);
+		return false;
+	}
+	smtp_data_init(&s->data, bdat ? SMTP_DATA_RAW : SMTP_DATA_DOT,
+	    (size_t)srv->conf->line_length_limit);
+	hdr_scan_init(&s->hs);
+	s->hdr_done = false;
+	s->hdrlen = 0;
+
+	rfc822_date(date, sizeof(date), s->env.arrival);
+	int n;
+	if (s->peer.local)
+		n = snprintf(line, sizeof(line), "Received: by %s (estafeta, from userid %ld)\n\tid %s; %s\n",
+		    srv->conf->hostname, s->peer.uid, s->env.id, date);
+	else {
+		char helo[300];
+		log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
+		const char *with = s->esmtp ? (s->smtputf8 ? "UTF8SMTP" : "ESMTP") : "SMTP";
+		if (s->env.nrcpts == 1)
+			n = snprintf(line, sizeof(line),
+			    "Received: from %s ([%s])\n\tby %s (estafeta) with %s id %s\n\tfor <%s>; %s\n",
+			    helo, s->peer.addr, srv->conf->hostname, with, s->env.id,
+			    s->env.rcpts[0].addr, date);
+		else
+			n = snprintf(line, sizeof(line),
+			    "Received: from %s ([%s])\n\tby %s (estafeta) with %s id %s;\n\t%s\n",
+			    helo, s->peer.addr, srv->conf->hostname, with, s->env.id, date);
+	}
+	if (n > 0 && (size_t)n < sizeof(line))
+		queue_file_write(s->qf, line, (size_t)n);
+	char pd[96];
+	peer_describe(s, pd, sizeof(pd));
+	log_info("%s: client=%s%s%s", s->env.id, pd, s->helo[0] ? " helo=" : "",
+	    s->helo[0] ? s->helo : "");
+	return true;
+}
+
+static void
+commit_done(void *arg, int result, const char *error)
+{
+	struct session *s = arg;
+	struct smtp_server *srv = s->srv;
+
+	if (result == 0) {
+		uint64_t size = s->data.out_bytes;
+		log_info("%s: from=<%s> size=%" PRIu64 " nrcpt=%zu (queue active)", s->env.id,
+		    s->env.sender, size, s->env.nrcpts);
+		if (srv->ops.queued)
+			srv->ops.queued(srv->ops.ctx, s->env.id);
+		s->n_msgs++;
+		if (!s->dead)
+			reply(s, "250 2.0.0 Ok: queued as %s", s->env.id);
+	} else {
+		log_warn("%s: queue commit failed: %s", s->env.id, error ? error : "?");
+		if (!s->dead)
+			reply(s, "451 4.3.0 Error: queue file write error");
+	}
+	txn_reset(s);
+	s->paused = false;
+	if (s->dead) {
+		session_close(s);
+		return;
+	}
+	struct timeval tv = { .tv_sec = srv->conf->smtpd_timeout };
+	evtimer_add(s->ev_timer, &tv);
+	session_process(s);
+}
+
+/* The message is complete (DATA end or BDAT LAST): decide and commit. */
+static void
+data_end(struct session *s)
+{
+	struct smtp_server *srv = s->srv;
+	char tail[SMTP_DATA_SLACK];
+	size_t tl = smtp_data_finish(&s->data, tail, sizeof(tail));
+	if (tl > 0)
+		body_put(s, tail, tl);
+	if (!s->hdr_done && s->qf != NULL && !s->size_exceeded) {
+		/* Message ended inside the header block: flush it (fixups appended). */
+		s->hs.in_body = true;
+		s->hs.header_bytes = s->hdrlen;
+		body_put(s, "", 0);
+	}
+	s->state = S_HELO;
+	const char *why = NULL;
+	if (s->qf == NULL)
+		why = "451 4.3.0 Error: queue file write error";
+	else if (s->bdat_bad)
+		why = "503 5.5.1 Error: BDAT sequence";
+	else if (s->size_exceeded)
+		why = "552 5.3.4 Error: message file too big";
+	else if (s->data.long_lines > 0)
+		why = "550 5.6.0 Error: message line too long (RFC 5322 limit is 998 characters)";
+	else if (s->data.nul > 0)
+		why = "550 5.6.0 Error: message contains NUL characters";
+	else if (s->data.bare_lf > 0 && strcmp(srv->conf->bare_newline, "reject") == 0)
+		why = "550 5.5.2 Error: bare <LF> received";
+	if (why != NULL) {
+		char pd[96];
+		peer_describe(s, pd, sizeof(pd));
+		log_info("sid=%s reject: %s from %s: %s; from=<%s>", s->sid,
+		    s->data.mode == SMTP_DATA_RAW ? "BDAT" : "DATA", pd, why, s->env.sender);
+		reply(s, "%s", why);
+		txn_reset(s);
+		return;
+	}
+	/* Pause input until the message is durable; commit_done resumes. */
+	s->paused = true;
+	struct qfile *qf = s->qf;
+	s->qf = NULL;
+	queue_file_commit(qf, commit_done, s);
+}
+
+/* ---- commands ---- */
+
+static void
+cmd_ehlo(struct session *s, struct smtp_cmd *c, bool esmtp)
+{
+	const struct conf *cf = s->srv->conf;
+	txn_reset(s);
+	strlcpy(s->helo, c->arg, sizeof(s->helo));
+	s->esmtp = esmtp;
+	s->state = S_HELO;
+	if (!esmtp) {
+		reply(s, "250 %s", cf->hostname);
+		return;
+	}
+	reply(s, "250-%s", cf->hostname);
+	reply(s, "250-PIPELINING");
+	reply(s, "250-SIZE %lld", cf->message_size_limit);
+	reply(s, "250-VRFY");
+	reply(s, "250-ENHANCEDSTATUSCODES");
+	reply(s, "250-8BITMIME");
+	reply(s, "250-DSN");
+	reply(s, "250-SMTPUTF8");
+	reply(s, "250 CHUNKING");
+}
+
+static void
+cmd_mail(struct session *s, struct smtp_cmd *c)
+{
+	const struct conf *cf = s->srv->conf;
+	char addr[600];
+
+	if (s->state == S_GREET) {
+		reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if (s->have_mail) {
+		reply(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	bool utf8 = false;
+	const char *body = NULL, *ret = NULL;
+	char envid[128] = "";
+	for (size_t i = 0; i < c->nparams; i++) {
+		const struct smtp_param *p = &c->params[i];
+		if (!s->esmtp) {
+			reply(s, "555 5.5.4 Error: MAIL parameters need EHLO");
+			return;
+		}
+		if (strcmp(p->key, "SIZE") == 0) {
+			char *end;
+			if (p->value == NULL || p->value[0] < '0' || p->value[0] > '9') {
+				reply(s, "501 5.5.4 Bad SIZE parameter");
+				return;
+			}
+			errno = 0;
+			unsigned long long v = strtoull(p->value, &end, 10);
+			if (*end != '\0') {
+				reply(s, "501 5.5.4 Bad SIZE parameter");
+				return;
+			}
+			if (errno == ERANGE || v > (unsigned long long)cf->message_size_limit) {
+				reply(s, "552 5.3.4 Message size exceeds fixed limit");
+				return;
+			}
+			s->declared_size = v;
+		} else if (strcmp(p->key, "BODY") == 0) {
+			if (p->value && (str_ieq(p->value, "7BIT") || str_ieq(p->value, "8BITMIME")))
+				body = str_ieq(p->value, "7BIT") ? "7BIT" : "8BITMIME";
+			else {
+				reply(s, "501 5.5.4 Unsupported BODY parameter");
+				return;
+			}
+		} else if (strcmp(p->key, "SMTPUTF8") == 0 && p->value == NULL) {
+			utf8 = true;
+		} else if (strcmp(p->key, "RET") == 0 && p->value &&
+		    (str_ieq(p->value, "FULL") || str_ieq(p->value, "HDRS"))) {
+			ret = str_ieq(p->value, "FULL") ? "FULL" : "HDRS";
+		} else if (strcmp(p->key, "ENVID") == 0 && p->value) {
+			if (strlen(p->value) > 100 || smtp_xtext_decode(p->value, envid, sizeof(envid)) < 0) {
+				reply(s, "501 5.5.4 Bad ENVID parameter");
+				return;
+			}
+		} else if (strcmp(p->key, "AUTH") == 0) {
+			/* RFC 4954 5: accepted and ignored from unauthenticated clients */
+		} else {
+			reply(s, "555 5.5.4 Unsupported option: %s", p->key);
+			return;
+		}
+	}
+	if (c->addr.utf8 && !utf8) {
+		reply(s, "553 5.6.7 Error: non-ASCII address needs SMTPUTF8");
+		return;
+	}
+	if (addr_format(&c->addr, addr, sizeof(addr)) < 0) {
+		reply(s, "501 5.1.7 Bad sender address syntax");
+		return;
+	}
+	s->env.sender = xstrdup(addr);
+	s->env.body_type = body ? xstrdup(body) : NULL;
+	s->env.ret = ret ? xstrdup(ret) : NULL;
+	s->env.envid = envid[0] ? xstrdup(envid) : NULL;
+	s->smtputf8 = utf8;
+	s->have_mail = true;
+	s->state = S_MAIL;
+	s->n_mail++;
+	reply(s, "250 2.1.0 Ok");
+}
+
+static unsigned
+parse_notify(const char *v, bool *ok)
+{
+	unsigned m = 0;
+	char buf[64];
+	*ok = false;
+	if (v == NULL || strlen(v) >= sizeof(buf))
+		return 0;
+	strlcpy(buf, v, sizeof(buf));
+	for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (str_ieq(t, "NEVER"))
+			m |= NOTIFY_NEVER;
+		else if (str_ieq(t, "SUCCESS"))
+			m |= NOTIFY_SUCCESS;
+		else if (str_ieq(t, "FAILURE"))
+			m |= NOTIFY_FAILURE;
+		else if (str_ieq(t, "DELAY"))
+			m |= NOTIFY_DELAY;
+		else
+			return 0;
+	}
+	*ok = m != 0 && (!(m & NOTIFY_NEVER) || m == NOTIFY_NEVER);
+	return m;
+}
+
+static void
+cmd_rcpt(struct session *s, struct smtp_cmd *c)
+{
+	struct smtp_server *srv = s->srv;
+	char addr[600], buf[700], pd[64];
+
+	if (!s->have_mail) {
+		reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->env.nrcpts >= (size_t)srv->conf->recipient_limit) {
+		reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	unsigned notify = 0;
+	char orcpt[600] = "";
+	bool have_orcpt = false;
+	for (size_t i = 0; i < c->nparams; i++) {
+		const struct smtp_param *p = &c->params[i];
+		bool ok;
+		if (!s->esmtp) {
+			reply(s, "555 5.5.4 Error: RCPT parameters need EHLO");
+			return;
+		}
+		if (strcmp(p->key, "NOTIFY") == 0) {
+			notify = parse_notify(p->value, &ok);
+			if (!ok) {
+				reply(s, "501 5.5.4 Bad NOTIFY parameter");
+				return;
+			}
+		} else if (strcmp(p->key, "ORCPT") == 0 && p->value) {
+			const char *semi = strchr(p->value, ';');
+			if (semi == NULL || semi == p->value || strlen(p->value) > 500 ||
+			    smtp_xtext_decode(semi + 1, orcpt, sizeof(orcpt)) < 0) {
+				reply(s, "501 5.5.4 Bad ORCPT parameter");
+				return;
+			}
+			have_orcpt = true;
+		} else {
+			reply(s, "555 5.5.4 Unsupported option: %s", p->key);
+			return;
+		}
+	}
+	if (c->addr.utf8 && !s->smtputf8) {
+		reply(s, "553 5.6.7 Error: non-ASCII address needs SMTPUTF8");
+		return;
+	}
+	if (addr_format(&c->addr, addr, sizeof(addr)) < 0) {
+		reply(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	}
+	const char *deny = srv->ops.check_rcpt(srv->ops.ctx, &s->peer, &c->addr, buf, sizeof(buf));
+	if (deny != NULL) {
+		peer_describe(s, pd, sizeof(pd));
+		char esc[700];
+		log_escape(esc, sizeof(esc), addr, strlen(addr));
+		log_info("sid=%s reject: RCPT from %s: %s; from=<%s> to=<%s>", s->sid, pd, deny,
+		    s->env.sender, esc);
+		reply(s, "%s", deny);
+		s->rcpt_rejected++;
+		return;
+	}
+	struct qrcpt r = { .addr = xstrdup(addr), .notify = notify,
+		.orcpt = have_orcpt ? xstrdup(orcpt) : NULL };
+	s->env.rcpts = xreallocarray(s->env.rcpts, s->env.nrcpts + 1, sizeof(r));
+	s->env.rcpts[s->env.nrcpts++] = r;
+	s->state = S_RCPT;
+	s->n_rcpt++;
+	reply(s, "250 2.1.5 Ok");
+}
+
+static void
+cmd_data(struct session *s)
+{
+	if (!s->have_mail) {
+		reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->env.nrcpts == 0) {
+		reply(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (!data_start(s, false)) {
+		reply(s, "451 4.3.0 Error: queue file write error");
+		txn_reset(s);
+		return;
+	}
+	s->n_data++;
+	s->state = S_DATA;
+	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+cmd_bdat(struct session *s, struct smtp_cmd *c)
+{
+	s->n_bdat++;
+	s->chunk_active = true;
+	s->bdat_left = c->bdat_size;
+	s->bdat_last = c->bdat_last;
+	if (s->state != S_BDAT) {
+		/* First chunk: the transaction must be ready; otherwise the chunk is
+		 * still read (and dropped) so that it is never taken for commands. */
+		if (!s->have_mail || s->env.nrcpts == 0 || !s->esmtp) {
+			s->bdat_bad = true;
+		} else if (!data_start(s, true)) {
+			s->bdat_bad = true;
+		}
+		s->state = S_BDAT;
+		if (s->bdat_bad && s->qf != NULL) {
+			queue_file_abort(s->qf);
+			s->qf = NULL;
+		}
+	}
+}
+
+static void
+bdat_chunk_end(struct session *s)
+{
+	s->chunk_active = false;
+	if (s->bdat_bad) {
+		/* Chunks after a bad start: refuse each; the transaction is over. */
+		reply(s, "503 5.5.1 Error: need MAIL and RCPT before BDAT");
+		s->state = S_HELO;
+		txn_reset(s);
+		return;
+	}
+	if (s->bdat_last) {
+		data_end(s);
+		return;
+	}
+	reply(s, "250 2.0.0 %" PRIu64 " octets received", s->data.in_bytes);
+}
+
+static void
+cmd_dispatch(struct session *s, char *line, size_t len)
+{
+	struct smtp_cmd c;
+	const char *err;
+	unsigned flags = ADDR_F_UTF8;	/* utf8 addresses are checked against SMTPUTF8 per command */
+
+	s->n_cmds++;
+	if (smtp_cmd_parse(line, len, flags, &c, &err) < 0) {
+		reply(s, "%s", err);
+		/* A failed MAIL/RCPT keeps the transaction as it is (RFC 5321 4.1.4). */
+		return;
+	}
+	if ((c.verb != SMTP_V_MAIL && c.verb != SMTP_V_RCPT && len > CMD_MAX) || len > CMD_MAX_EXT) {
+		reply(s, "500 5.5.2 Error: line too long");
+		return;
+	}
+	if (s->state == S_BDAT && c.verb != SMTP_V_BDAT && c.verb != SMTP_V_RSET &&
+	    c.verb != SMTP_V_QUIT && c.verb != SMTP_V_NOOP) {
+		/* RFC 3030 3: only BDAT may follow BDAT; the transaction is void. */
+		reply(s, "503 5.5.1 Error: BDAT transaction in progress");
+		txn_reset(s);
+		return;
+	}
+	switch (c.verb) {
+	case SMTP_V_HELO:
+		cmd_ehlo(s, &c, false);
+		break;
+	case SMTP_V_EHLO:
+		cmd_ehlo(s, &c, true);
+		break;
+	case SMTP_V_MAIL:
+		cmd_mail(s, &c);
+		break;
+	case SMTP_V_RCPT:
+		cmd_rcpt(s, &c);
+		break;
+	case SMTP_V_DATA:
+		cmd_data(s);
+		break;
+	case SMTP_V_BDAT:
+		cmd_bdat(s, &c);
+		break;
+	case SMTP_V_RSET:
+		s->n_rset++;
+		txn_reset(s);
+		reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_V_NOOP:
+		reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_V_QUIT:
+		s->n_quit++;
+		reply(s, "221 2.0.0 Bye");
+		s->closing = true;
+		break;
+	case SMTP_V_VRFY:
+		reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+		break;
+	case SMTP_V_EXPN:
+		reply(s, "502 5.5.1 Error: EXPN is disabled");
+		break;
+	case SMTP_V_HELP:
+		reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+		break;
+	case SMTP_V_STARTTLS:
+	case SMTP_V_AUTH:
+		reply(s, "502 5.5.1 Error: command not implemented");
+		break;
+	default:
+		reply(s, "500 5.5.1 Error: command not recognized");
+		break;
+	}
+}
+
+/* ---- input processing ---- */
+
+static void
+session_process(struct session *s)
+{
+	struct smtp_server *srv = s->srv;
+
+	while (!s->paused && !s->closing && s->ipos < s->ilen) {
+		char *p = s->ibuf + s->ipos;
+		size_t avail = s->ilen - s->ipos;
+
+		if (s->state == S_DATA) {
+			size_t outlen;
+			size_t used = smtp_data_feed(&s->data, p, avail, srv->scratch,
+			    IBUF_SIZE + SMTP_DATA_SLACK, &outlen);
+			s->ipos += used;
+			body_put(s, srv->scratch, outlen);
+			if (s->data.done)
+				data_end(s);
+			continue;
+		}
+		if (s->chunk_active) {
+			size_t n = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
+			if (!s->bdat_bad && s->qf != NULL) {
+				size_t outlen;
+				smtp_data_set_mode(&s->data, SMTP_DATA_RAW);
+				smtp_data_feed(&s->data, p, n, srv->scratch, IBUF_SIZE + SMTP_DATA_SLACK,
+				    &outlen);
+				body_put(s, srv->scratch, outlen);
+			}
+			s->ipos += n;
+			s->bdat_left -= n;
+			if (s->bdat_left == 0)
+				bdat_chunk_end(s);
+			continue;
+		}
+		char *nl = memchr(p, '\n', avail);
+		if (nl == NULL) {
+			if (avail > CMD_MAX_EXT + 2 || s->discard_line) {
+				/* Over-long command: drop it, answer once its end arrives. */
+				s->discard_line = true;
+				s->ipos = s->ilen;
+			}
+			break;
+		}
+		size_t len = (size_t)(nl - p);
+		s->ipos += len + 1;
+		if (s->discard_line) {
+			s->discard_line = false;
+			reply(s, "500 5.5.2 Error: line too long");
+			continue;
+		}
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		p[len] = '\0';
+		cmd_dispatch(s, p, len);
+		if (s->errors >= (unsigned)srv->conf->max_errors && !s->closing) {
+			reply(s, "421 4.7.0 %s Error: too many errors", srv->conf->hostname);
+			s->closing = true;
+		}
+		/* After BDAT's command line, the chunk follows immediately; a zero-size
+		 * chunk ends right here. */
+		if (s->chunk_active && s->bdat_left == 0)
+			bdat_chunk_end(s);
+	}
+	/* Compact the input buffer. */
+	if (s->ipos == s->ilen) {
+		s->ipos = s->ilen = 0;
+	} else if (s->ipos > 0 && !s->paused) {
+		memmove(s->ibuf, s->ibuf + s->ipos, s->ilen - s->ipos);
+		s->ilen -= s->ipos;
+		s->ipos = 0;
+	}
+	session_flush(s);
+}
+
+static void
+update_read_interest(struct session *s)
+{
+	bool want = !s->paused && !s->closing && !s->dead && s->olen - s->opos < OUT_HIGH &&
+	    s->ilen < IBUF_SIZE;
+	if (want && !s->reading) {
+		event_add(s->ev_read, NULL);
+		s->reading = true;
+	} else if (!want && s->reading) {
+		event_del(s->ev_read);
+		s->reading = false;
+	}
+}
+
+static void
+session_flush(struct session *s)
+{
+	while (s->opos < s->olen) {
+		ssize_t n = write(s->fd, s->obuf + s->opos, s->olen - s->opos);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				event_add(s->ev_write, NULL);
+				update_read_interest(s);
+				return;
+			}
+			s->closing = true;
+			s->opos = s->olen;
+			break;
+		}
+		s->opos += (size_t)n;
+	}
+	s->opos = s->olen = 0;
+	if (s->closing && !s->paused) {
+		session_close(s);
+		return;
+	}
+	update_read_interest(s);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_flush(arg);
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+	if (s->paused)
+		return;
+	char pd[96];
+	peer_describe(s, pd, sizeof(pd));
+	log_info("sid=%s timeout after %s from %s", s->sid,
+	    s->state == S_DATA || s->state == S_BDAT ? "DATA" : "command", pd);
+	reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
+	s->closing = true;
+	session_flush(s);
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)what;
+
+	ssize_t n = read(fd, s->ibuf + s->ilen, IBUF_SIZE - s->ilen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		char pd[96];
+		peer_describe(s, pd, sizeof(pd));
+		if (s->state == S_DATA || s->state == S_BDAT)
+			log_info("sid=%s lost connection after DATA from %s", s->sid, pd);
+		s->closing = true;
+		s->olen = s->opos = 0;
+		session_close(s);
+		return;
+	}
+	s->ilen += (size_t)n;
+	struct timeval tv = { .tv_sec = s->srv->conf->smtpd_timeout };
+	evtimer_add(s->ev_timer, &tv);
+	session_process(s);
+}
+
+static void
+session_close(struct session *s)
+{
+	struct smtp_server *srv = s->srv;
+
+	if (s->paused) {
+		/* A commit is in flight; commit_done frees us. */
+		s->dead = true;
+		if (s->reading) {
+			event_del(s->ev_read);
+			s->reading = false;
+		}
+		event_del(s->ev_write);
+		event_del(s->ev_timer);
+		return;
+	}
+	char pd[96];
+	peer_describe(s, pd, sizeof(pd));
+	log_info("sid=%s disconnect from %s helo=%u mail=%u rcpt=%u data=%u bdat=%u rset=%u "
+	    "quit=%u commands=%u messages=%u", s->sid, pd, s->helo[0] ? 1 : 0, s->n_mail, s->n_rcpt,
+	    s->n_data, s->n_bdat, s->n_rset, s->n_quit, s->n_cmds, s->n_msgs);
+	txn_reset(s);
+	event_free(s->ev_read);
+	event_free(s->ev_write);
+	event_free(s->ev_timer);
+	close(s->fd);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	srv->nsessions--;
+	free(s->ibuf);
+	free(s->obuf);
+	free(s);
+}
+
+static unsigned session_seq;
+
+static void
+accept_one(struct smtp_server *srv, struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept: %s", strerror(errno));
+		return;
+	}
+	struct session *s = xcalloc(1, sizeof(*s));
+	s->srv = srv;
+	s->fd = fd;
+	s->peer.ss = ss;
+	s->peer.uid = -1;
+	s->env.submit_uid = -1;
+	snprintf(s->sid, sizeof(s->sid), "%08X", ++session_seq ^ ((unsigned)getpid() << 20));
+	if (l->is_unix) {
+		struct ucred cr;
+		socklen_t cl = sizeof(cr);
+		s->peer.local = true;
+		s->peer.trusted = true;
+		strlcpy(s->peer.addr, "local", sizeof(s->peer.addr));
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+			s->peer.uid = (long)cr.uid;
+	} else {
+		const void *a = ss.ss_family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)&ss)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+		inet_ntop(ss.ss_family, a, s->peer.addr, sizeof(s->peer.addr));
+		if (ss.ss_family == AF_INET6 && strncmp(s->peer.addr, "::ffff:", 7) == 0 &&
+		    strchr(s->peer.addr, '.') != NULL)
+			memmove(s->peer.addr, s->peer.addr + 7, strlen(s->peer.addr + 7) + 1);
+		s->peer.trusted = cidr_match(srv->conf->networks, srv->conf->nnetworks,
+		    (struct sockaddr *)&ss);
+	}
+	s->ibuf = xmalloc(IBUF_SIZE + 1);
+	s->ev_read = event_new(srv->eb, fd, EV_READ | EV_PERSIST, on_read, s);
+	s->ev_write = event_new(srv->eb, fd, EV_WRITE, on_write, s);
+	s->ev_timer = evtimer_new(srv->eb, on_timeout, s);
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+
+	char pd[96];
+	peer_describe(s, pd, sizeof(pd));
+	log_info("sid=%s connect from %s", s->sid, pd);
+
+	/* Connection limits: answer 421 and close (RFC 5321 3.8). */
+	unsigned same = 0;
+	if (!s->peer.local)
+		for (struct session *o = srv->sessions; o; o = o->next)
+			if (!o->peer.local && strcmp(o->peer.addr, s->peer.addr) == 0)
+				same++;
+	if (srv->nsessions > (unsigned)srv->conf->max_connections ||
+	    same > (unsigned)srv->conf->max_connections_per_ip) {
+		log_warn("sid=%s reject: too many connections from %s", s->sid, pd);
+		reply(s, "421 4.7.0 %s Error: too many connections", srv->conf->hostname);
+		s->closing = true;
+		session_flush(s);
+		return;
+	}
+	reply(s, "220 %s", srv->conf->banner);
+	struct timeval tv = { .tv_sec = srv->conf->smtpd_timeout };
+	evtimer_add(s->ev_timer, &tv);
+	session_flush(s);
+}
+
+static void
+on_listen(evutil_socket_t lfd, short what, void *arg)
+{
+	struct smtp_server *srv = arg;
+	(void)what;
+	for (struct listener *l = srv->listeners; l; l = l->next)
+		if (l->fd == lfd) {
+			for (int i = 0; i < 64; i++) {
+				unsigned before = srv->nsessions;
+				accept_one(srv, l);
+				if (srv->nsessions == before && errno == EAGAIN)
+					break;
+			}
+			return;
+		}
+}
+
+struct smtp_server *
+smtp_server_new(struct event_base *eb, const struct conf *c, struct queue *q,
+    const struct smtp_server_ops *ops)
+{
+	struct smtp_server *s = xcalloc(1, sizeof(*s));
+	s->eb = eb;
+	s->conf = c;
+	s->q = q;
+	s->ops = *ops;
+	s->scratch = xmalloc(IBUF_SIZE + SMTP_DATA_SLACK);
+	return s;
+}
+
+void
+smtp_server_listen(struct smtp_server *s, int fd, bool is_unix)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+	l->fd = fd;
+	l->is_unix = is_unix;
+	l->ev = event_new(s->eb, fd, EV_READ | EV_PERSIST, on_listen, s);
+	event_add(l->ev, NULL);
+	l->next = s->listeners;
+	s->listeners = l;
+}
+
+void
+smtp_server_set_conf(struct smtp_server *s, const struct conf *c)
+{
+	s->conf = c;
+}
+
+unsigned
+smtp_server_sessions(const struct smtp_server *s)
+{
+	return s->nsessions;
+}
+
+void
+smtp_server_stop_listening(struct smtp_server *s)
+{
+	while (s->listeners) {
+		struct listener *l = s->listeners;
+		s->listeners = l->next;
+		event_free(l->ev);
+		close(l->fd);
+		free(l);
+	}
+}
+
+void
+smtp_server_free(struct smtp_server **sp)
+{
+	struct smtp_server *s = *sp;
+	if (s == NULL)
+		return;
+	smtp_server_stop_listening(s);
+	while (s->sessions) {
+		struct session *x = s->sessions;
+		x->paused = false;
+		session_close(x);
+	}
+	free(s->scratch);
+	free(s);
+	*sp = NULL;
+}

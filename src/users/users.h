@@ -1,0 +1,34 @@
+/* users: the user directory — system users (getpwnam) and passwd-files, in config order. */
+#ifndef USERS_H
+#define USERS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "conf/conf.h"
+
+struct user_info {
+	char name[256];		/* %u: login name as the backend knows it */
+	char local[256];	/* %n: user part */
+	char domain[256];	/* %d: domain part (from the name, else the recipient's) */
+	char home[1024];	/* "" when the backend has none */
+	uid_t uid;
+	gid_t gid;
+	bool is_virtual;	/* passwd-file user: mail owned by the virtual mail uid */
+};
+
+struct userdb;
+
+/* Load the backends named in c (passwd-files are read now). vuid/vgid own
+ * virtual users' mail when the passwd-file gives no uid. */
+struct userdb *userdb_open(const struct conf *c, uid_t vuid, gid_t vgid, char **error_r);
+void userdb_free(struct userdb **u);
+/* local is lower-cased and without +extension. 1 found, 0 unknown, -1 error. */
+int userdb_lookup(const struct userdb *u, const char *local, const char *domain,
+    struct user_info *ui);
+/* Expand the mailbox template (~, %u, %n, %d, %h, %%) for a user. -1 when the
+ * result does not fit, needs a home the user lacks, or would contain "..". */
+int mailbox_expand(const char *tmpl, const struct user_info *ui, char *out, size_t outsz);
+/* Split off the extension: "user+tag" -> "user" (first delimiter char found). */
+void local_strip_ext(char *local, const char *delims);
+#endif
