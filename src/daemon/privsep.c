@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,8 @@ deliver_child(const struct dest_req *r, int qfd, int rfd)
 	_exit(0);
 }
 
-static void
+/* 0 handled (or dropped), -1 when the worker closed its end. */
+static int
 handle_request(int psock)
 {
 	struct dest_req r;
@@ -101,7 +103,9 @@ handle_request(int psock)
 
 	ssize_t n = recvmsg(psock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0)
-		return;
+		return 0;
+	if (n == 0)
+		return -1;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(2 * sizeof(int)))
@@ -122,6 +126,7 @@ out:
 		close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);
+	return 0;
 }
 
 int
@@ -143,8 +148,9 @@ privsep_parent_loop(int psock, pid_t worker)
 			got_signal = 0;
 			kill(worker, sig);	/* the worker owns reload, flush and shutdown */
 		}
+		bool eof = false;
 		if (pr > 0 && (pfd.revents & POLLIN))
-			handle_request(psock);
+			eof = handle_request(psock) < 0;
 		int status;
 		pid_t w;
 		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -156,7 +162,7 @@ privsep_parent_loop(int psock, pid_t worker)
 				return WEXITSTATUS(status);
 			}
 		}
-		if (pr > 0 && (pfd.revents & (POLLHUP | POLLERR)) && !(pfd.revents & POLLIN)) {
+		if (eof || (pr > 0 && (pfd.revents & (POLLHUP | POLLERR)) && !(pfd.revents & POLLIN))) {
 			/* Worker closed its end: wait for it to exit. */
 			waitpid(worker, &status, 0);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Run every test: cmocka unit tests (release and ASan+UBSan builds) and the
+# integration suite against both daemons. Last line: "N passed, N failed".
+cd "$(dirname "$0")/.." || exit 1
+passed=0
+failed=0
+log=$(mktemp)
+for build in build build-san; do
+	[ -d "$build/tests" ] || continue
+	for t in "$build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		name="$build/$(basename "$t")"
+		if "$t" >"$log" 2>&1; then status=ok; else status=FAIL; fi
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+		p=${p:-0}
+		f=${f:-0}
+		if [ "$status" = FAIL ] && [ "$f" = 0 ]; then f=1; fi
+		if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
+			f=$((f + 1))
+			status=FAIL
+		fi
+		passed=$((passed + p))
+		failed=$((failed + f))
+		echo "unit $name: $p passed, $f failed"
+		[ "$status" = ok ] || sed 's/^/    /' "$log" | tail -40
+	done
+done
+for build in build build-san; do
+	[ -x "$build/estafeta" ] || continue
+	python3 tests/integration/run.py --bin "$build/estafeta" --label "$build" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	p=$(sed -n 's/^integration.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^integration.*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log" | tail -1)
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+done
+rm -f "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
