@@ -2,7 +2,7 @@
 # Install the Debian packages estafeta needs to build and test, only those missing.
 set -e
 PKGS="build-essential pkg-config clang libevent-dev libssl-dev libbsd-dev libcrypt-dev
-libcmocka-dev libclang-rt-14-dev python3 swaks bsd-mailx openssl"
+libcmocka-dev libclang-rt-14-dev zlib1g-dev python3 swaks bsd-mailx openssl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -691,9 +691,10 @@ add_dest(struct xstate *st, enum alias_dest_kind kind, const char *value, uid_t 
 	struct alias_result *r = st->r;
 	bool runs = kind == DEST_FILE || kind == DEST_PIPE;
 
-	if (!runs)
-		uid = 0, gid = 0;
-	else if (uid == 0) {
+	if (!runs) {
+		uid = 0;
+		gid = 0;
+	} else if (uid == 0) {
 		st->err = "no unprivileged user for file or pipe delivery";
 		return -1;
 	}

@@ -71,7 +71,8 @@ void alias_result_free(struct alias_result *r);
 struct alias_expand_ops {
 	/* Is domain one of ours? (so "user@ourdomain" targets expand locally) */
 	bool (*is_local_domain)(void *ctx, const char *domain);
-	/* Read an :include: file: contents and owner. 0 or -1 with *error_r set. */
+	/* Read an :include: file: contents and owner. 0 or -1 with *error_r set.
+	 * *data_r is malloc'd; aliases_expand frees it. */
 	int (*read_include)(void *ctx, const char *path, char **data_r, size_t *len_r,
 	    uid_t *owner_r, gid_t *gid_r, const char **error_r);
 	void *ctx;
@@ -86,7 +87,8 @@ struct alias_expand_ops {
  * name (like "root: root, admin"); other loops end there too. Bounded: depth
  * 20, 1000 destinations, 100 includes; duplicates are removed. Returns 0, or
  * -1 with *error_r (static text) when an include cannot be read or a bound is
- * exceeded (a temporary failure for the caller).
+ * exceeded (a temporary failure for the caller). A syntax error in an include
+ * file is reported in a per-thread buffer valid until the next call.
  */
 int aliases_expand(const struct aliases *a, const char *name, const struct alias_expand_ops *ops,
     struct alias_result *r, const char **error_r);

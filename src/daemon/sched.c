@@ -127,9 +127,15 @@ process_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outc
 		return;
 	}
 	if (qenv_parse(map, (size_t)st.st_size, env, &err) < 0) {
-		log_err("%s: corrupt queue file left in place: %s", e->id, err);
+		/* Never acknowledged (torn by a crash) or damaged: keep it for the admin. */
 		munmap(map, (size_t)st.st_size);
 		close(fd);
+		if (queue_quarantine(s->spool, e->id) == 0)
+			log_err("%s: %s: moved to %s/corrupt/", e->id, err, s->spool);
+		else
+			log_err("%s: %s: cannot move to corrupt/: %s", e->id, err, strerror(errno));
+		outs[k] = NULL;
+		maps[k] = (char *)-1;	/* tells the batch loop to forget the entry */
 		return;
 	}
 	char *sdata;
@@ -262,6 +268,9 @@ worker(void *arg)
 				free(outs[k]);
 				munmap(maps[k], maplens[k]);
 				close(fds[k]);
+			} else if (maps[k] == (char *)-1) {
+				res->e = batch[k];
+				res->removed = true;
 			} else {
 				res->e = batch[k];
 				res->next_try = time(NULL) + backoff(s->conf, 1);

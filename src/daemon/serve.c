@@ -203,7 +203,7 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 		log_err("%s", err);
 		return 1;
 	}
-	w.q = queue_open(c->spool, &qerr);
+	w.q = queue_open(c->spool, strcmp(c->sync_method, "fsync") == 0 ? QUEUE_SYNC_FILE : QUEUE_SYNC_FS, &qerr);
 	if (w.q == NULL) {
 		log_err("cannot open queue %s: %s", c->spool, qerr);
 		return 1;
@@ -320,7 +320,7 @@ bind_unix(const char *path, char **error_r)
 static int
 chown_tree_top(const char *spool, uid_t uid, gid_t gid)
 {
-	static const char *const sub[] = { "", "/incoming", "/queue", "/state", "/public", NULL };
+	static const char *const sub[] = { "", "/incoming", "/queue", "/state", "/public", "/corrupt", NULL };
 	char p[4096];
 	for (int i = 0; sub[i]; i++) {
 		snprintf(p, sizeof(p), "%s%s", spool, sub[i]);
@@ -366,7 +366,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	}
 
 	/* The queue directories exist before anyone binds the submission socket. */
-	struct queue *q = queue_open(c->spool, &qerr);
+	struct queue *q = queue_open(c->spool, strcmp(c->sync_method, "fsync") == 0 ? QUEUE_SYNC_FILE : QUEUE_SYNC_FS, &qerr);
 	if (q == NULL) {
 		fprintf(stderr, "estafeta: cannot create spool %s: %s\n", c->spool, qerr);
 		return 1;

@@ -51,10 +51,17 @@ struct qenv {
 struct queue;
 struct qfile;
 
+/* result: 0 when durable, else the errno that prevented it. */
 typedef void queue_commit_cb(void *arg, int result, const char *error);
 
+/* How a group of accepted messages is made durable. */
+enum queue_sync {
+	QUEUE_SYNC_FS,		/* rename the group, then one syncfs(2) */
+	QUEUE_SYNC_FILE		/* fdatasync each file, rename, fsync the directory */
+};
+
 /* Create the spool layout if needed and start the commit thread. */
-struct queue *queue_open(const char *spool, const char **error_r);
+struct queue *queue_open(const char *spool, enum queue_sync sync, const char **error_r);
 void queue_close(struct queue **q);
 const char *queue_dir(const struct queue *q);	/* spool/queue */
 
@@ -68,8 +75,8 @@ struct qfile *queue_file_create(struct queue *q, struct qenv *env, const char **
 int queue_file_write(struct qfile *f, const void *data, size_t len);
 uint64_t queue_file_size(const struct qfile *f);
 /* Finish the body and hand the file to the commit thread; cb runs in the
- * event loop once the message is durable in queue/ (result 0) or failed (-1,
- * the file is removed). The qfile is consumed. */
+ * event loop once the message is durable in queue/ (result 0) or failed
+ * (result is the errno; the file is removed). The qfile is consumed. */
 void queue_file_commit(struct qfile *f, queue_commit_cb *cb, void *arg);
 /* Give up on a message being written: remove it. The qfile is consumed. */
 void queue_file_abort(struct qfile *f);
@@ -81,6 +88,8 @@ int queue_load(const char *qdir, const char *id, struct qenv *env, const char **
 /* Write state/ID (retry counters and recipient status); not fsynced: losing it
  * only means an extra attempt (at-least-once). */
 int queue_save_state(const char *spool, const struct qenv *env);
+/* Move a damaged queue file to spool/corrupt/ (kept for the admin, never delivered). */
+int queue_quarantine(const char *spool, const char *id);
 /* Remove a delivered or deleted message. */
 int queue_remove(const char *spool, const char *id);
 void qenv_free(struct qenv *env);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -260,6 +261,7 @@ data_start(struct session *s, bool bdat)
 		log_warn("sid=%s queue file create failed: %s", s->sid, err);
 		return false;
 	}
+
 	smtp_data_init(&s->data, bdat ? SMTP_DATA_RAW : SMTP_DATA_DOT,
 	    (size_t)srv->conf->line_length_limit);
 	hdr_scan_init(&s->hs);
@@ -311,7 +313,11 @@ commit_done(void *arg, int result, const char *error)
 			reply(s, "250 2.0.0 Ok: queued as %s", s->env.id);
 	} else {
 		log_warn("%s: queue commit failed: %s", s->env.id, error ? error : "?");
-		if (!s->dead)
+		if (s->dead)
+			(void)0;
+		else if (result == ENOSPC || result == EDQUOT)
+			reply(s, "452 4.3.1 Insufficient system storage");
+		else
 			reply(s, "451 4.3.0 Error: queue file write error");
 	}
 	txn_reset(s);
@@ -395,6 +401,24 @@ cmd_ehlo(struct session *s, struct smtp_cmd *c, bool esmtp)
 	reply(s, "250 CHUNKING");
 }
 
+/* Like Postfix: refuse early when the spool could not hold the message. */
+static bool
+spool_has_room(const struct session *s)
+{
+	const struct conf *cf = s->srv->conf;
+	struct statvfs sv;
+	if (statvfs(cf->spool, &sv) < 0)
+		return true;	/* the commit will tell */
+	unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	unsigned long long need = s->declared_size > 0 ?
+	    s->declared_size + (unsigned long long)cf->queue_minfree :
+	    (unsigned long long)cf->queue_minfree;
+	unsigned long long floor = (unsigned long long)cf->message_size_limit * 3 / 2;
+	if (s->declared_size == 0 && need < floor)
+		need = floor;
+	return avail >= need;
+}
+
 static void
 cmd_mail(struct session *s, struct smtp_cmd *c)
 {
@@ -465,6 +489,10 @@ cmd_mail(struct session *s, struct smtp_cmd *c)
 	}
 	if (addr_format(&c->addr, addr, sizeof(addr)) < 0) {
 		reply(s, "501 5.1.7 Bad sender address syntax");
+		return;
+	}
+	if (!spool_has_room(s)) {
+		reply(s, "452 4.3.1 Insufficient system storage");
 		return;
 	}
 	s->env.sender = xstrdup(addr);
@@ -586,7 +614,10 @@ cmd_data(struct session *s)
 		return;
 	}
 	if (!data_start(s, false)) {
-		reply(s, "451 4.3.0 Error: queue file write error");
+		if (errno == ENOSPC || errno == EDQUOT)
+			reply(s, "452 4.3.1 Insufficient system storage");
+		else
+			reply(s, "451 4.3.0 Error: queue file write error");
 		txn_reset(s);
 		return;
 	}
