@@ -57,6 +57,7 @@ unit: $(UNIT_BIN)
 # `make test`: deps, release build + unit + integration, then the same under ASan+UBSan.
 test: deps
 	$(MAKE) all unit
+	$(MAKE) CC=clang BUILD=build-clang all
 	$(MAKE) SAN=1 all unit
 	sh tests/run.sh
 
@@ -85,6 +86,6 @@ install: all
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/estafeta/
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-clang
 
 -include $(LIB_OBJ:.o=.d)

@@ -414,8 +414,14 @@ deliver_rcpt(const struct delivery_ctx *dc, const struct qenv *env, const struct
 			return;
 		}
 	}
-	if (ar.ndests == 0 && dc->aliases == NULL) {
+	if (dc->aliases == NULL) {
 		deliver_user(dc, env, local, domain, rc->addr, file, qfd, o, ds);
+		return;
+	}
+	if (ar.ndests == 0) {
+		/* e.g. an empty :include: list: say so rather than drop the mail silently */
+		set_result(&o->r, DS_BOUNCE, "5.1.1", "alias %s expands to no destination", local);
+		alias_result_free(&ar);
 		return;
 	}
 	bool first = true;

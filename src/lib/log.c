@@ -21,6 +21,9 @@ log_init(const char *ident, bool use_syslog, enum log_level min)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
