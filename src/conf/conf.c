@@ -328,18 +328,19 @@ conf_directive(struct conf *c, char *line, unsigned lineno, char **error_r)
 	/* Accept "name = value" as in main.cf. */
 	char *eq = strchr(name, '=');
 	if (eq != NULL) {
+		/* "name=value" or "name= value": the value is everything after
+		 * '='. next_word cut the line after the word: join it again. */
+		char *wend = name + strlen(name);
+		if (p > wend)
+			*wend = ' ';
 		*eq = '\0';
-		if (eq[1] != '\0') {
-			/* "name=value": re-point p at value */
-			memmove(line, eq + 1, strlen(eq + 1) + 1);
-			p = line;
-			(void)0;
-		}
+		p = eq + 1;
 	} else {
+		/* "name = value" or "name =value" */
 		char *q = p;
 		while (*q == ' ' || *q == '\t')
 			q++;
-		if (*q == '=' && (q[1] == ' ' || q[1] == '\t' || q[1] == '\0'))
+		if (*q == '=')
 			p = q + 1;
 	}
 	char namebuf[64];

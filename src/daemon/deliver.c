@@ -39,24 +39,68 @@ set_result(struct dest_result *res, int status, const char *dsn, const char *fmt
 }
 
 void
-dirsync_free(struct dirsync *ds)
+deliver_batch_free(struct deliver_batch *b)
 {
-	for (size_t i = 0; i < ds->n; i++)
-		free(ds->dirs[i]);
-	free(ds->dirs);
-	ds->dirs = NULL;
-	ds->n = 0;
+	free(b->items);
+	b->items = NULL;
+	b->n = 0;
 }
 
-static int
-dirsync_add(struct dirsync *ds, const char *dir)
+static void
+batch_fail(struct staged_delivery *it, const char *what, int e)
 {
-	for (size_t i = 0; i < ds->n; i++)
-		if (strcmp(ds->dirs[i], dir) == 0)
-			return (int)i;
-	ds->dirs = xreallocarray(ds->dirs, ds->n + 1, sizeof(char *));
-	ds->dirs[ds->n] = xstrdup(dir);
-	return (int)ds->n++;
+	maildir_unstage(&it->st);
+	set_result(&it->o->r, DS_DEFER, "4.3.0", "maildir delivery failed: %s: %s: %s", it->st.dir,
+	    what, strerror(e));
+}
+
+/* Make durable every file system (syncfs) or directory (fsync) the batch touched. */
+static void
+batch_flush(struct deliver_batch *b, bool new_dirs)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct staged_delivery *it = &b->items[i];
+		if (!(new_dirs ? it->st.published : it->st.staged))
+			continue;
+		bool done = false;
+		for (size_t j = 0; j < i && !done; j++)
+			done = (new_dirs ? b->items[j].st.published : b->items[j].st.staged) &&
+			    (b->use_syncfs ? b->items[j].dev == it->dev :
+			    strcmp(b->items[j].st.dir, it->st.dir) == 0);
+		if (done)
+			continue;	/* one flush per file system or directory */
+		char path[1100];
+		snprintf(path, sizeof(path), "%s/%s", it->st.dir, new_dirs ? "new" : "tmp");
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int rc = fd < 0 ? -1 : (b->use_syncfs ? syncfs(fd) : fsync(fd));
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (rc == 0)
+			continue;
+		for (size_t j = i; j < b->n; j++) {
+			struct staged_delivery *x = &b->items[j];
+			if ((new_dirs ? x->st.published : x->st.staged) &&
+			    (b->use_syncfs ? x->dev == it->dev : strcmp(x->st.dir, it->st.dir) == 0))
+				batch_fail(x, new_dirs ? "flush of new/" : "flush of tmp/", e);
+		}
+	}
+}
+
+void
+deliver_batch_finish(struct deliver_batch *b)
+{
+	const char *err;
+
+	if (b->use_syncfs)
+		batch_flush(b, false);	/* with fsync, each file was fdatasynced when staged */
+	for (size_t i = 0; i < b->n; i++) {
+		struct staged_delivery *it = &b->items[i];
+		if (it->st.staged && maildir_publish(&it->st, NULL, 0, &err) != STORE_OK)
+			set_result(&it->o->r, DS_DEFER, "4.2.0", "maildir delivery failed: %s: %s",
+			    it->st.dir, err);
+	}
+	batch_flush(b, true);
 }
 
 /* Run an alias |command with the message on stdin, as the current uid. */
@@ -289,7 +333,7 @@ make_prefix(struct dest_req *r, const char *sender, const char *delivered_to)
 static void
 deliver_user(const struct delivery_ctx *dc, const struct qenv *env, const char *user,
     const char *domain, const char *orig, const char *file, int qfd, struct rcpt_outcome *o,
-    struct dirsync *ds)
+    struct deliver_batch *b)
 {
 	struct user_info ui;
 	struct dest_req r;
@@ -322,16 +366,31 @@ deliver_user(const struct delivery_ctx *dc, const struct qenv *env, const char *
 	r.body_off = env->body_off;
 	r.body_len = env->body_len;
 	make_prefix(&r, env->sender, r.rcpt);
-	/* Deliveries in this thread share one fsync of new/ per batch. */
-	r.sync_dir = ds == NULL;
-	deliver_dest(dc, &r, file, qfd, &o->r);
 	strlcpy(o->relay, r.kind == DK_MAILDIR ? "maildir" : "mbox", sizeof(o->relay));
 	strlcpy(o->detail, r.path, sizeof(o->detail));
-	if (o->r.status == DS_SENT && r.kind == DK_MAILDIR && !r.sync_dir && ds != NULL) {
-		char nd[1100];
-		snprintf(nd, sizeof(nd), "%s/new", r.path);
-		o->sync_dir_idx = dirsync_add(ds, nd);
+	if (r.kind == DK_MAILDIR && b != NULL && r.uid == geteuid()) {
+		/* Staged: the batch shares the flushes (deliver_batch_finish). */
+		struct staged_delivery it = { .o = b->cur };
+		struct stat st;
+		const char *err = NULL;
+		int rc = maildir_create(r.path, &err);
+		if (rc == STORE_OK)
+			rc = maildir_stage(r.path, r.prefix, r.prefix_len, file + r.body_off,
+			    r.body_len, !b->use_syncfs, &it.st, &err);
+		if (rc != STORE_OK) {
+			set_result(&o->r, rc == STORE_PERM ? DS_BOUNCE : DS_DEFER,
+			    rc == STORE_PERM ? "5.2.0" : "4.2.0", "maildir delivery failed: %s: %s",
+			    r.path, err ? err : "error");
+			return;
+		}
+		it.dev = stat(r.path, &st) == 0 ? st.st_dev : 0;
+		b->items = xreallocarray(b->items, b->n + 1, sizeof(it));
+		b->items[b->n++] = it;
+		set_result(&o->r, DS_SENT, "2.0.0", "delivered to maildir %s", r.path);
+		return;
 	}
+	r.sync_dir = 1;
+	deliver_dest(dc, &r, file, qfd, &o->r);
 }
 
 struct exp_ctx {
@@ -380,7 +439,7 @@ worst(struct dest_result *acc, const struct dest_result *r, bool *first)
 
 static void
 deliver_rcpt(const struct delivery_ctx *dc, const struct qenv *env, const struct qrcpt *rc,
-    const char *file, int qfd, struct rcpt_outcome *o, struct dirsync *ds)
+    const char *file, int qfd, struct rcpt_outcome *o, struct deliver_batch *b)
 {
 	const struct conf *c = dc->conf;
 	char local[600], domain[300] = "";
@@ -391,8 +450,9 @@ deliver_rcpt(const struct delivery_ctx *dc, const struct qenv *env, const struct
 		strlcpy(domain, at + 1, sizeof(domain));
 		*at = '\0';
 	}
-	o->sync_dir_idx = -1;
 	strlcpy(o->relay, "local", sizeof(o->relay));
+	if (b != NULL)
+		b->cur = o;
 	if (domain[0] != '\0' && !conf_is_local_domain(c, domain)) {
 		strlcpy(o->relay, "none", sizeof(o->relay));
 		set_result(&o->r, DS_DEFER, "4.4.1",
@@ -415,7 +475,7 @@ deliver_rcpt(const struct delivery_ctx *dc, const struct qenv *env, const struct
 		}
 	}
 	if (dc->aliases == NULL) {
-		deliver_user(dc, env, local, domain, rc->addr, file, qfd, o, ds);
+		deliver_user(dc, env, local, domain, rc->addr, file, qfd, o, b);
 		return;
 	}
 	if (ar.ndests == 0) {
@@ -429,11 +489,10 @@ deliver_rcpt(const struct delivery_ctx *dc, const struct qenv *env, const struct
 	for (size_t i = 0; i < ar.ndests; i++) {
 		const struct alias_dest *d = &ar.dests[i];
 		memset(&sub, 0, sizeof(sub));
-		sub.sync_dir_idx = -1;
 		if (d->kind == DEST_LOCAL) {
 			char u[600];
 			strlcpy(u, d->value, sizeof(u));
-			deliver_user(dc, env, u, domain, rc->addr, file, qfd, &sub, ds);
+			deliver_user(dc, env, u, domain, rc->addr, file, qfd, &sub, b);
 		} else if (d->kind == DEST_REMOTE) {
 			strlcpy(sub.relay, "none", sizeof(sub.relay));
 			set_result(&sub.r, DS_DEFER, "4.4.1",
@@ -463,8 +522,6 @@ deliver_rcpt(const struct delivery_ctx *dc, const struct qenv *env, const struct
 			strlcpy(o->relay, sub.relay, sizeof(o->relay));
 			strlcpy(o->detail, sub.detail, sizeof(o->detail));
 		}
-		if (sub.sync_dir_idx >= 0)
-			o->sync_dir_idx = sub.sync_dir_idx;	/* any one: the batch syncs all */
 	}
 	if (ar.ndests > 1 && o->r.status == DS_SENT)
 		snprintf(o->r.text, sizeof(o->r.text), "delivered to %zu destinations", ar.ndests);
@@ -473,17 +530,16 @@ deliver_rcpt(const struct delivery_ctx *dc, const struct qenv *env, const struct
 
 void
 deliver_message(const struct delivery_ctx *dc, const struct qenv *env, const char *file,
-    size_t file_len, int qfd, struct rcpt_outcome *out, struct dirsync *ds)
+    size_t file_len, int qfd, struct rcpt_outcome *out, struct deliver_batch *b)
 {
 	(void)file_len;
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
-		out[i].sync_dir_idx = -1;
 		if (env->rcpts[i].status != RCPT_PENDING) {
 			out[i].r.status = env->rcpts[i].status == RCPT_SENT ? DS_SENT : DS_BOUNCE;
 			strlcpy(out[i].relay, "done", sizeof(out[i].relay));
 			continue;
 		}
-		deliver_rcpt(dc, env, &env->rcpts[i], file, qfd, &out[i], ds);
+		deliver_rcpt(dc, env, &env->rcpts[i], file, qfd, &out[i], b);
 	}
 }

@@ -11,6 +11,7 @@
 #include "aliases/aliases.h"
 #include "conf/conf.h"
 #include "queue/queue.h"
+#include "store/maildir.h"
 #include "users/users.h"
 
 enum dest_status { DS_SENT = 0, DS_DEFER = 1, DS_BOUNCE = 2 };
@@ -53,21 +54,34 @@ struct delivery_ctx {
 /* Result for one envelope recipient. */
 struct rcpt_outcome {
 	struct dest_result r;
-	char relay[32];			/* "local", "maildir", "mbox", "pipe", "file", "none" */
+	char relay[32];			/* "maildir", "mbox", "pipe", "file", "none" */
 	char detail[512];		/* e.g. mailbox path */
-	int sync_dir_idx;		/* index into the batch's dirs to fsync, or -1 */
 };
 
-/* Per-batch list of Maildir new/ directories still to be fsynced. */
-struct dirsync {
-	char **dirs;
-	size_t n;
+/*
+ * Maildir deliveries of a batch are staged (written to tmp/) and finished
+ * together: one flush for all their data, the renames into new/, one flush
+ * for all the new/ entries (syncfs per file system, or fdatasync per file and
+ * fsync per new/ directory). Until deliver_batch_finish() a staged
+ * recipient's outcome is provisional.
+ */
+struct staged_delivery {
+	struct maildir_staged st;
+	struct rcpt_outcome *o;
+	dev_t dev;
 };
-void dirsync_free(struct dirsync *ds);
+struct deliver_batch {
+	bool use_syncfs;
+	struct staged_delivery *items;
+	size_t n;
+	struct rcpt_outcome *cur;	/* outcome that staged deliveries report to */
+};
+void deliver_batch_finish(struct deliver_batch *b);
+void deliver_batch_free(struct deliver_batch *b);
 
 /* Deliver every pending recipient of env. body: the message (mmapped queue file + body_off). */
 void deliver_message(const struct delivery_ctx *dc, const struct qenv *env, const char *file,
-    size_t file_len, int qfd, struct rcpt_outcome *out, struct dirsync *ds);
+    size_t file_len, int qfd, struct rcpt_outcome *out, struct deliver_batch *b);
 
 /* Perform one write as the current uid (used in threads and in privsep children). */
 void deliver_exec(const struct dest_req *r, const char *file, struct dest_result *res);

@@ -103,7 +103,7 @@ log_outcome(const struct qenv *env, const struct qrcpt *rc, const struct rcpt_ou
 /* Deliver one message; runs in a delivery thread. */
 static void
 process_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outcome **outs,
-    char **maps, size_t *maplens, int *fds, struct dirsync *ds, size_t k)
+    char **maps, size_t *maplens, int *fds, struct deliver_batch *ds, size_t k)
 {
 	char path[4096];
 	const char *err;
@@ -237,33 +237,17 @@ worker(void *arg)
 		}
 		pthread_mutex_unlock(&s->mu);
 
-		struct dirsync ds = { 0 };
 		pthread_rwlock_rdlock(&s->dc_lock);
+		struct deliver_batch ds = { .use_syncfs = strcmp(s->conf->sync_method, "syncfs") == 0 };
 		for (size_t k = 0; k < n; k++) {
 			memset(&envs[k], 0, sizeof(envs[k]));
 			process_one(s, batch[k], &envs[k], outs, maps, maplens, fds, &ds, k);
 		}
-		/* One fsync per Maildir new/ for the whole batch; a failure turns the
-		 * deliveries that relied on it into deferrals. */
-		bool *bad = xcalloc(ds.n ? ds.n : 1, sizeof(bool));
-		for (size_t i = 0; i < ds.n; i++)
-			if (fsync_dir(ds.dirs[i]) < 0) {
-				bad[i] = true;
-				log_warn("fsync %s: %s", ds.dirs[i], strerror(errno));
-			}
+		deliver_batch_finish(&ds);
 		struct result *head = NULL;
 		for (size_t k = 0; k < n; k++) {
 			struct result *res = xcalloc(1, sizeof(*res));
 			if (outs[k] != NULL) {
-				for (size_t i = 0; i < envs[k].nrcpts; i++) {
-					int di = outs[k][i].sync_dir_idx;
-					if (di >= 0 && bad[di] && outs[k][i].r.status == DS_SENT) {
-						outs[k][i].r.status = DS_DEFER;
-						strlcpy(outs[k][i].r.dsn, "4.3.0", sizeof(outs[k][i].r.dsn));
-						strlcpy(outs[k][i].r.text, "fsync of maildir failed",
-						    sizeof(outs[k][i].r.text));
-					}
-				}
 				finish_one(s, batch[k], &envs[k], outs[k], res);
 				free(outs[k]);
 				munmap(maps[k], maplens[k]);
@@ -280,8 +264,7 @@ worker(void *arg)
 			head = res;
 		}
 		pthread_rwlock_unlock(&s->dc_lock);
-		free(bad);
-		dirsync_free(&ds);
+		deliver_batch_free(&ds);
 
 		pthread_mutex_lock(&s->mu);
 		bool was_empty = s->results == NULL;

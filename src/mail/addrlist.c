@@ -71,6 +71,23 @@ addrlist_parse(const char *v, size_t len, size_t max_addrs,
 			}
 			continue;
 		}
+		if (c == '[' && !angle_done && blen > 0 && buf[blen - 1] == '@') {
+			/* A domain literal (a@[127.0.0.1], a@[IPv6:::1]): its ':' are
+			 * not a group. Other text in brackets is left alone. */
+			size_t n = 1;
+			while (i + n < len && v[i + n] != ']' && v[i + n] != '\0' &&
+			    strchr("0123456789abcdefABCDEFIPv:.", v[i + n]) != NULL)
+				n++;
+			if (i + n < len && v[i + n] == ']') {
+				n++;
+				if (blen + n >= sizeof(buf))
+					return -1;
+				memcpy(buf + blen, v + i, n);
+				blen += n;
+				i += n;
+				continue;
+			}
+		}
 		if (c == '<') {
 			size_t start = ++i;
 			for (; i < len && v[i] != '>'; i++) {

@@ -333,17 +333,24 @@ bad_rcpt:
 		*error_r = "queue file has no body record";
 		goto fail;
 	}
-	/* Trailer: the last line "end <bodylen>\n", consistent with the file size. */
+	/* Trailer: the file ends with "end <bodylen> <crc32>\n", consistent with
+	 * the file size. It follows the body directly, and a body need not end
+	 * with a newline (BDAT): find the record from the end by its two spaces. */
 	if (end - p < 6 || end[-1] != '\n') {
 		*error_r = "queue file is incomplete (no end record)";
 		goto fail;
 	}
 	const char *t = end - 1;
-	while (t > p && t[-1] != '\n')
-		t--;
+	int spaces = 0;
+	while (t > p && spaces < 2 && t[-1] != '\n')
+		if (*--t == ' ')
+			spaces++;
 	const char *sp = NULL;
-	if (key_is(t, (size_t)(end - 1 - t), "end", &v, &vn))
-		sp = memchr(v, ' ', vn);
+	if (spaces == 2 && t - p >= 3) {
+		t -= 3;
+		if (key_is(t, (size_t)(end - 1 - t), "end", &v, &vn))
+			sp = memchr(v, ' ', vn);
+	}
 	if (sp == NULL || parse_num(v, (size_t)(sp - v), &num) < 0 || num < 0 ||
 	    (uint64_t)num != (uint64_t)(t - p)) {
 		*error_r = "queue file is incomplete (bad end record)";
@@ -527,7 +534,8 @@ queue_list(const char *spool, char ***ids_r, size_t *n_r)
 		ids[n++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(ids, n, sizeof(char *), id_cmp);
+	if (n > 1)	/* qsort(NULL, 0, ...) is undefined */
+		qsort(ids, n, sizeof(char *), id_cmp);
 	*ids_r = ids;
 	*n_r = n;
 	return 0;

@@ -19,7 +19,7 @@
 #include "lib/util.h"
 
 #define DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-#define UNIQUE_MAX	512
+#define UNIQUE_MAX	MAILDIR_NAME_MAX
 #define NAME_TRIES	10
 
 /* Error texts are per thread: deliveries run in several workers at once. */
@@ -71,7 +71,7 @@ md_unique(char *buf, size_t sz, size_t size)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		rnd = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)n ^ (uint64_t)(uintptr_t)&ts;
-	len = snprintf(buf, sz, "%lld.M%06ldP%ldQ%luR%016llx.%s,S=%zu", (long long)ts.tv_sec,
+	len = snprintf(buf, sz, "%lld.M%ldP%ldQ%luR%016llx.%s,S=%zu", (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000, (long)getpid(), n, (unsigned long long)rnd, md_host, size);
 	return len < 0 || (size_t)len >= sz ? -1 : 0;
 }
@@ -200,12 +200,20 @@ maildir_create(const char *dir, const char **error_r)
 static int
 md_writev_all(int fd, struct iovec *iov, int cnt)
 {
-	while (cnt > 0) {
-		ssize_t n = writev(fd, iov, cnt);
+	for (;;) {
+		ssize_t n;
 
-		if (n < 0) {
-			if (errno == EINTR)
+		while (cnt > 0 && iov->iov_len == 0) {
+			iov++;
+			cnt--;
+		}
+		if (cnt == 0)
+			return 0;
+		if ((n = writev(fd, iov, cnt)) <= 0) {
+			if (n < 0 && errno == EINTR)
 				continue;
+			if (n == 0)
+				errno = EIO;
 			return -1;
 		}
 		while (cnt > 0 && (size_t)n >= iov->iov_len) {
@@ -218,7 +226,6 @@ md_writev_all(int fd, struct iovec *iov, int cnt)
 			iov->iov_len -= (size_t)n;
 		}
 	}
-	return 0;
 }
 
 /* Move without replacing: a clash in new/ must not destroy an existing message. */
@@ -242,30 +249,37 @@ md_rename_noreplace(int ofd, const char *oname, int nfd, const char *nname)
 }
 
 int
-maildir_deliver(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
-    size_t msg_len, int sync_dir, char *name_r, size_t name_sz, const char **error_r)
+maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
+    size_t msg_len, int sync_file, struct maildir_staged *st, const char **error_r)
 {
-	char tname[UNIQUE_MAX], nname[UNIQUE_MAX];
 	struct iovec iov[2];
-	size_t size;
 	int dfd, tfd, nfd, fd = -1, r, tries, e;
 
+	memset(st, 0, sizeof(*st));
 	if (prefix_len > SIZE_MAX - msg_len) {
 		*error_r = "message too large";
 		return STORE_PERM;
 	}
-	size = prefix_len + msg_len;
+	if ((prefix == NULL && prefix_len > 0) || (msg == NULL && msg_len > 0)) {
+		*error_r = "NULL buffer with non-zero length";
+		return STORE_PERM;
+	}
+	if (strlcpy(st->dir, dir, sizeof(st->dir)) >= sizeof(st->dir)) {
+		*error_r = "maildir path too long";
+		return STORE_PERM;
+	}
+	st->size = prefix_len + msg_len;
 	if ((r = md_open_dirs(dir, &dfd, &tfd, &nfd, error_r)) != STORE_OK)
 		return r;
 	r = STORE_TEMP;
 
 	for (tries = 0; tries < NAME_TRIES; tries++) {
-		if (md_unique(tname, sizeof(tname), size) < 0) {
+		if (md_unique(st->tname, sizeof(st->tname), st->size) < 0) {
 			*error_r = "maildir unique name too long";
 			r = STORE_PERM;
 			goto out;
 		}
-		fd = openat(tfd, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		fd = openat(tfd, st->tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
@@ -274,27 +288,15 @@ maildir_deliver(const char *dir, const char *prefix, size_t prefix_len, const ch
 		*error_r = md_err("create maildir tmp file", errno);
 		goto out;
 	}
-	/* Checked before writing; only a retried name in new/ can grow (by a digit). */
-	if (name_r != NULL && name_sz < sizeof("new/") + strlen(tname)) {
-		*error_r = "name buffer too small";
-		r = STORE_PERM;
-		goto unlink_tmp;
-	}
-
 	iov[0].iov_base = (void *)(uintptr_t)prefix;
-	iov[0].iov_len = prefix != NULL ? prefix_len : 0;
+	iov[0].iov_len = prefix_len;
 	iov[1].iov_base = (void *)(uintptr_t)msg;
-	iov[1].iov_len = msg != NULL ? msg_len : 0;
-	if (iov[0].iov_len + iov[1].iov_len != size) {
-		*error_r = "NULL buffer with non-zero length";
-		r = STORE_PERM;
-		goto unlink_tmp;
-	}
+	iov[1].iov_len = msg_len;
 	if (md_writev_all(fd, iov, 2) < 0) {
 		*error_r = md_err("write maildir tmp file", errno);
 		goto unlink_tmp;
 	}
-	if (fdatasync(fd) < 0) {
+	if (sync_file && fdatasync(fd) < 0) {
 		*error_r = md_err("fsync maildir tmp file", errno);
 		goto unlink_tmp;
 	}
@@ -305,31 +307,7 @@ maildir_deliver(const char *dir, const char *prefix, size_t prefix_len, const ch
 		*error_r = md_err("close maildir tmp file", e);
 		goto unlink_tmp;
 	}
-
-	strlcpy(nname, tname, sizeof(nname));
-	for (tries = 0; ; tries++) {
-		if (md_rename_noreplace(tfd, tname, nfd, nname) == 0)
-			break;
-		e = errno;
-		if (e != EEXIST || tries + 1 >= NAME_TRIES) {
-			*error_r = md_err("rename maildir tmp file into new/", e);
-			goto unlink_tmp;
-		}
-		if (md_unique(nname, sizeof(nname), size) < 0) {
-			*error_r = "maildir unique name too long";
-			r = STORE_PERM;
-			goto unlink_tmp;
-		}
-	}
-
-	if (sync_dir && fsync(nfd) < 0) {
-		/* Report failure, so take it back: a retry must not make a duplicate. */
-		*error_r = md_err("fsync maildir new/", errno);
-		unlinkat(nfd, nname, 0);
-		goto out;
-	}
-	if (name_r != NULL)
-		snprintf(name_r, name_sz, "new/%s", nname);
+	st->staged = 1;
 	r = STORE_OK;
 	goto out;
 
@@ -337,7 +315,7 @@ unlink_tmp:
 	if (fd >= 0)
 		close(fd);
 	fd = -1;
-	unlinkat(tfd, tname, 0);
+	unlinkat(tfd, st->tname, 0);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -345,6 +323,91 @@ out:
 	close(tfd);
 	close(dfd);
 	return r;
+}
+
+int
+maildir_publish(struct maildir_staged *st, char *name_r, size_t name_sz, const char **error_r)
+{
+	int dfd, tfd, nfd, r, tries, e;
+
+	if (!st->staged) {
+		*error_r = "nothing staged";
+		return STORE_PERM;
+	}
+	/* Checked before renaming; only a retried name in new/ can grow (by a digit). */
+	if (name_r != NULL && name_sz < sizeof("new/") + strlen(st->tname)) {
+		*error_r = "name buffer too small";
+		maildir_unstage(st);
+		return STORE_PERM;
+	}
+	if ((r = md_open_dirs(st->dir, &dfd, &tfd, &nfd, error_r)) != STORE_OK) {
+		maildir_unstage(st);
+		return r;
+	}
+	r = STORE_TEMP;
+	strlcpy(st->nname, st->tname, sizeof(st->nname));
+	for (tries = 0; ; tries++) {
+		if (md_rename_noreplace(tfd, st->tname, nfd, st->nname) == 0)
+			break;
+		e = errno;
+		if (e != EEXIST || tries + 1 >= NAME_TRIES) {
+			*error_r = md_err("rename maildir tmp file into new/", e);
+			unlinkat(tfd, st->tname, 0);
+			goto out;
+		}
+		if (md_unique(st->nname, sizeof(st->nname), st->size) < 0) {
+			*error_r = "maildir unique name too long";
+			unlinkat(tfd, st->tname, 0);
+			r = STORE_PERM;
+			goto out;
+		}
+	}
+	st->staged = 0;
+	st->published = 1;
+	if (name_r != NULL)
+		snprintf(name_r, name_sz, "new/%s", st->nname);
+	r = STORE_OK;
+out:
+	st->staged = 0;
+	close(nfd);
+	close(tfd);
+	close(dfd);
+	return r;
+}
+
+void
+maildir_unstage(struct maildir_staged *st)
+{
+	char path[sizeof(st->dir) + UNIQUE_MAX + 8];
+
+	if (st->staged) {
+		snprintf(path, sizeof(path), "%s/tmp/%s", st->dir, st->tname);
+		unlink(path);
+	} else if (st->published) {
+		/* Taking back a delivery whose new/ entry could not be made durable. */
+		snprintf(path, sizeof(path), "%s/new/%s", st->dir, st->nname);
+		unlink(path);
+	}
+	st->staged = st->published = 0;
+}
+
+int
+maildir_deliver(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
+    size_t msg_len, int sync_dir, char *name_r, size_t name_sz, const char **error_r)
+{
+	struct maildir_staged st;
+	int r;
+
+	if ((r = maildir_stage(dir, prefix, prefix_len, msg, msg_len, 1, &st, error_r)) != STORE_OK)
+		return r;
+	if ((r = maildir_publish(&st, name_r, name_sz, error_r)) != STORE_OK)
+		return r;
+	if (sync_dir && (r = maildir_sync_new(dir, error_r)) != STORE_OK) {
+		/* Report failure, so take it back: a retry must not make a duplicate. */
+		maildir_unstage(&st);
+		return r;
+	}
+	return STORE_OK;
 }
 
 int

@@ -30,4 +30,25 @@ int maildir_deliver(const char *dir, const char *prefix, size_t prefix_len, cons
     size_t msg_len, int sync_dir, char *name_r, size_t name_sz, const char **error_r);
 
 int maildir_sync_new(const char *dir, const char **error_r);
+
+/*
+ * The same delivery in two steps, so that a batch can share its flushes:
+ * maildir_stage writes dir/tmp/<unique> (fdatasync only when sync_file); the
+ * caller then makes the data durable (or already did), maildir_publish renames
+ * it into new/, and the caller makes new/ durable (maildir_sync_new or a
+ * syncfs of the file system). maildir_unstage removes a staged file, or takes
+ * back a published one whose new/ entry could not be made durable.
+ */
+#define MAILDIR_NAME_MAX 512
+struct maildir_staged {
+	char dir[1024];
+	char tname[MAILDIR_NAME_MAX];
+	char nname[MAILDIR_NAME_MAX];
+	size_t size;
+	int staged, published;
+};
+int maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
+    size_t msg_len, int sync_file, struct maildir_staged *st, const char **error_r);
+int maildir_publish(struct maildir_staged *st, char *name_r, size_t name_sz, const char **error_r);
+void maildir_unstage(struct maildir_staged *st);
 #endif

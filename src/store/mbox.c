@@ -274,9 +274,10 @@ mbox_deliver(const char *path, const char *sender, time_t when, const char *pref
 	}
 	deadline = now_ms() + (lock_timeout > 0 ? (unsigned long long)lock_timeout * 1000 : 0);
 
-	/* /var/mail is often only group-writable by mail: then fcntl alone. */
+	/* /var/mail is often only group-writable by mail: then fcntl alone.
+	 * AT_EACCESS: the effective ids are the ones that create the lock. */
 	dir = dir_of(path);
-	if (access(dir, W_OK) == 0) {
+	if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) == 0) {
 		lock = xasprintf("%s.lock", path);
 		if (dotlock_acquire(lock, deadline, error_r) < 0) {
 			free(lock);

@@ -153,7 +153,8 @@ mailbox_expand(const char *tmpl, const struct user_info *ui, char *out, size_t o
 #undef PUT
 	out[o] = '\0';
 	/* User and domain names never climb out of the mail tree. */
-	if (strstr(out, "/../") != NULL || (o >= 3 && strcmp(out + o - 3, "/..") == 0))
+	if (strstr(out, "/../") != NULL || (o >= 3 && strcmp(out + o - 3, "/..") == 0) ||
+	    strncmp(out, "../", 3) == 0 || strcmp(out, "..") == 0)
 		return -1;
 	return 0;
 }
