@@ -31,7 +31,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps test unit integration san run install fuzz clean lint
+.PHONY: all deps test unit integration san run install fuzz clean docs
 all: $(BUILD)/estafeta
 
 deps:
@@ -84,6 +84,10 @@ install: all
 	ln -sf estafeta $(DESTDIR)$(PREFIX)/sbin/mailq
 	ln -sf estafeta $(DESTDIR)$(PREFIX)/sbin/newaliases
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/estafeta/
+
+# Refresh the generated settings table in docs/CONFIG.md.
+docs: all
+	python3 tools/gendoc.py $(BUILD)/estafeta docs/CONFIG.md
 
 clean:
 	rm -rf build build-san build-fuzz build-clang

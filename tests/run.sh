@@ -39,6 +39,13 @@ for build in build build-san; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
+# The settings reference in docs/CONFIG.md matches the code.
+if python3 tools/gendoc.py --check build/estafeta docs/CONFIG.md; then
+	passed=$((passed + 1))
+	echo "docs: docs/CONFIG.md lists every setting: ok"
+else
+	failed=$((failed + 1))
+fi
 rm -f "$log"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
