@@ -245,10 +245,11 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 	    (unsigned)geteuid());
 	event_base_dispatch(w.eb);
 
-	/* Orderly stop: commits in flight finish (their 250s may be lost, the mail is not). */
+	/* Orderly stop: commits in flight finish and are answered, then sessions close. */
+	smtp_server_stop_listening(w.smtp);
+	queue_close(&w.q);
 	smtp_server_free(&w.smtp);
 	sched_free(&w.sched);
-	queue_close(&w.q);
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	event_free(qev);

@@ -24,6 +24,7 @@
 
 struct qfile {
 	struct queue *q;
+	char *path;		/* incoming/ID: abort works even after queue_close */
 	char id[QUEUE_ID_LEN + 1];
 	int fd;
 	int error;		/* sticky errno */
@@ -712,6 +713,7 @@ queue_run_completions(struct queue *q)
 		list = f->next;
 		if (f->cb)
 			f->cb(f->arg, f->error, f->error ? strerror(f->error) : NULL);
+		free(f->path);
 		free(f->buf);
 		free(f);
 	}
@@ -746,6 +748,7 @@ queue_file_create(struct queue *q, struct qenv *env, const char **error_r)
 		}
 	}
 	memcpy(f->id, env->id, sizeof(f->id));
+	f->path = xstrdup(path);
 	f->crc = crc32_z(0L, Z_NULL, 0);
 	f->buf = xmalloc(QF_BUFSZ);
 	size_t hlen;
@@ -813,10 +816,9 @@ queue_file_commit(struct qfile *f, queue_commit_cb *cb, void *arg)
 void
 queue_file_abort(struct qfile *f)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", f->q->incoming, f->id);
 	close(f->fd);
-	unlink(path);
+	unlink(f->path);
+	free(f->path);
 	free(f->buf);
 	free(f);
 }
@@ -843,6 +845,7 @@ queue_file_commit_sync(struct qfile *f, const char **error_r)
 		*error_r = strerror(f->error);
 	} else
 		rc = 0;
+	free(f->path);
 	free(f->buf);
 	free(f);
 	return rc;

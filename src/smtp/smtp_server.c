@@ -82,6 +82,7 @@ struct smtp_server {
 	struct session *sessions;
 	unsigned nsessions;
 	char *scratch;		/* DATA scanner output */
+	bool stopping;		/* no new commands: answer what is in flight, then close */
 };
 
 static void session_process(struct session *s);
@@ -749,6 +750,12 @@ session_process(struct session *s)
 {
 	struct smtp_server *srv = s->srv;
 
+	if (srv->stopping) {
+		s->closing = true;
+		session_flush(s);
+		return;
+	}
+
 	while (!s->paused && !s->closing && s->ipos < s->ilen) {
 		char *p = s->ibuf + s->ipos;
 		size_t avail = s->ilen - s->ipos;
@@ -1077,6 +1084,7 @@ smtp_server_sessions(const struct smtp_server *s)
 void
 smtp_server_stop_listening(struct smtp_server *s)
 {
+	s->stopping = true;
 	while (s->listeners) {
 		struct listener *l = s->listeners;
 		s->listeners = l->next;

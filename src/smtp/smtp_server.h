@@ -39,7 +39,8 @@ void smtp_server_listen(struct smtp_server *s, int fd, bool is_unix);
 /* Replace the config (after SIGHUP); sessions in progress keep working. */
 void smtp_server_set_conf(struct smtp_server *s, const struct conf *c);
 unsigned smtp_server_sessions(const struct smtp_server *s);
-/* Stop accepting; existing sessions finish. */
+/* Stop accepting and reading commands: sessions answer what is in flight
+ * (commits still report their 250) and close. Call before queue_close(). */
 void smtp_server_stop_listening(struct smtp_server *s);
 void smtp_server_free(struct smtp_server **s);
 #endif
