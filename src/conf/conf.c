@@ -479,6 +479,11 @@ conf_directive(struct conf *c, char *line, unsigned lineno, char **error_r)
 			*error_r = xasprintf("%s:%u: %s takes one value", c->path, lineno, name);
 			return -1;
 		}
+		if (strcmp(name, "hostname") == 0 && l > 0 && !valid_domain(p)) {
+			*error_r = xasprintf("%s:%u: %s: '%s' is not a valid domain name", c->path,
+			    lineno, name, p);
+			return -1;
+		}
 		if (set_param(c, &params[i], p, &why) < 0) {
 			*error_r = xasprintf("%s:%u: %s: '%s' %s", c->path, lineno, name, p, why);
 			return -1;

@@ -460,7 +460,17 @@ deliver_rcpt(const struct delivery_ctx *dc, const struct qenv *env, const struct
 		return;
 	}
 	str_lower(local);
+	/* As Postfix: the full local part first ("owner-list" with delimiter "-"),
+	 * then without its extension. */
+	char full[600];
+	strlcpy(full, local, sizeof(full));
 	local_strip_ext(local, c->recipient_delimiter);
+	if (strcmp(full, local) != 0) {
+		struct user_info ui;
+		if ((dc->aliases != NULL && aliases_lookup(dc->aliases, full) != NULL) ||
+		    userdb_lookup(dc->udb, full, domain, &ui) > 0)
+			strlcpy(local, full, sizeof(local));
+	}
 
 	struct alias_result ar = { 0 };
 	const char *err = NULL;

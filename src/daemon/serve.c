@@ -80,13 +80,22 @@ check_rcpt(void *ctx, const struct smtp_peer *peer, const struct mailaddr *a, ch
 	if (!a->literal && conf_is_local_domain(w->conf, a->domain)) {
 		strlcpy(local, a->local, sizeof(local));
 		str_lower(local);
-		local_strip_ext(local, w->conf->recipient_delimiter);
-		if (strcmp(local, "postmaster") == 0)
-			return NULL;
-		if (w->aliases != NULL && aliases_lookup(w->aliases, local) != NULL)
-			return NULL;
 		struct user_info ui;
-		int r = userdb_lookup(w->udb, local, a->domain, &ui);
+		int r = 0;
+		/* The full local part first, then without its extension (user+tag). */
+		for (int pass = 0; pass < 2 && r == 0; pass++) {
+			if (pass == 1) {
+				size_t before = strlen(local);
+				local_strip_ext(local, w->conf->recipient_delimiter);
+				if (strlen(local) == before)
+					break;
+			}
+			if (strcmp(local, "postmaster") == 0)
+				return NULL;
+			if (w->aliases != NULL && aliases_lookup(w->aliases, local) != NULL)
+				return NULL;
+			r = userdb_lookup(w->udb, local, a->domain, &ui);
+		}
 		if (r > 0)
 			return NULL;
 		if (r < 0) {

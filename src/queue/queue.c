@@ -275,8 +275,13 @@ qenv_parse(const char *buf, size_t len, struct qenv *env, const char **error_r)
 			seen_body = true;
 			break;
 		} else if (key_is(line, n, "id", &v, &vn)) {
+			/* As queue_make_id writes them (and queue_list lists them);
+			 * the id names files in state/ and corrupt/. */
 			if (vn != QUEUE_ID_LEN)
 				goto bad;
+			for (size_t i = 0; i < vn; i++)
+				if (memchr("0123456789ABCDEF", v[i], 16) == NULL)
+					goto bad;
 			memcpy(env->id, v, vn);
 			env->id[vn] = '\0';
 		} else if (key_is(line, n, "arrival", &v, &vn)) {

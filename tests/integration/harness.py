@@ -374,6 +374,12 @@ class Server:
             if time.monotonic() > deadline:
                 raise Failure("daemon not ready after %.0fs: %s" % (timeout, self.log_tail()))
             time.sleep(0.02)
+        # The probe must not count against connection limits of the test.
+        def probe_gone():
+            log = self.log_since_start()
+            n = len(re.findall(r"sid=\S+ connect from", log))
+            return n >= 1 and n == len(re.findall(r"sid=\S+ disconnect from", log))
+        wait_for(probe_gone, 5, 0.01, what="the start-up probe connection to be closed")
 
     def pids(self):
         """Our daemon's processes: the process group we created (root parent,
@@ -560,12 +566,15 @@ class Server:
             return []
 
     def wait_queue_empty(self, timeout=15.0):
-        wait_for(lambda: not self.queue_ids(), timeout, what="the queue to become empty "
-                 "(left: %s)" % self.queue_ids())
+        try:
+            wait_for(lambda: not self.queue_ids(), timeout, what="the queue to become empty")
+        except Failure as e:
+            raise Failure("%s (left: %s)" % (e, self.queue_ids()[:5]))
 
     # -- CLI --
-    def run(self, argv, input=None, env=None, timeout=30):
-        """Run a command with ESTAFETA_CONF set; argv[0] may be a name in bin/."""
+    def run(self, argv, input=None, env=None, timeout=30, check_san=True):
+        """Run a command with ESTAFETA_CONF set; argv[0] may be a name in bin/.
+        A sanitizer report on its stderr fails the test unless check_san=False."""
         if not os.path.isabs(argv[0]) and os.path.exists(os.path.join(self.bindir, argv[0])):
             argv = [os.path.join(self.bindir, argv[0])] + list(argv[1:])
         if isinstance(input, str):
@@ -574,9 +583,14 @@ class Server:
                            env=env or self.env(), timeout=timeout)
         p.out = p.stdout.decode("utf-8", "replace")
         p.err = p.stderr.decode("utf-8", "replace")
-        for pat in SAN_PATTERNS:
-            if pat in p.err:
-                raise Failure("%s: sanitizer report: %s" % (" ".join(argv), p.err[:400]))
+        for pat in SAN_PATTERNS if check_san else ():
+            i = p.err.find(pat)
+            if i >= 0:
+                frames = re.findall(r"#\d+ 0x[0-9a-f]+ in (\S+ src/\S+)", p.err[i:])
+                raise Failure("`%s` (exit %d): %s; first frames: %s" %
+                              (" ".join(os.path.basename(a) if j == 0 else a
+                                        for j, a in enumerate(argv)), p.returncode,
+                               p.err[i:].split("\n")[0], " <- ".join(frames[:4])))
         return p
 
     def cli(self, *args, **kw):
@@ -615,6 +629,15 @@ class Server:
             r = c.reply()
             c.cmd("QUIT")
             return (r[0], " ".join(r[1]))
+
+
+def as_run_user(cmd):
+    """Run a shell command as run_user (as root: nobody, no supplementary groups):
+    what a compromised network-facing worker could do."""
+    kw = {}
+    if IS_ROOT:
+        kw = dict(user=RUN_UID, group=RUN_GID, extra_groups=[])
+    return subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=30, **kw)
 
 
 def chown_r(path, uid, gid):

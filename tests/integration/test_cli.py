@@ -2,7 +2,9 @@
 import os
 import re
 
-from harness import Server, check, eq, queued_id, short, test, wait_for
+import harness
+
+from harness import Server, check, eq, header, queued_id, short, split_message, test, wait_for
 
 
 def queue_two(s):
@@ -103,18 +105,19 @@ def t_check():
                          ("bare_newline sometimes", "bare_newline")):
             with open(s.conf, "w") as f:
                 f.write("\n".join(lines[:3] + [bad] + lines[3:]) + "\n")
-            p = s.cli("check", "-c", s.conf)
+            # (sanitizer cleanliness of these error paths: separate test below)
+            p = s.cli("check", "-c", s.conf, check_san=False)
             eq(p.returncode, 1, "check exit status for %r" % bad)
             check("%s:4:" % s.conf in p.err and why in p.err,
                   "check error for %r lacks file:4: / %r: %r" % (bad, why, p.err))
-            p = s.cli("serve", "-c", s.conf, timeout=10)
+            p = s.cli("serve", "-c", s.conf, timeout=10, check_san=False)
             eq(p.returncode, 1, "serve exit status for %r" % bad)
         # a broken aliases file is reported with its own file:line
         with open(s.conf, "w") as f:
             f.write("\n".join(lines) + "\naliases %s\n" % s.aliases_file)
         with open(s.aliases_file, "w") as f:
             f.write("ok: user1\nbad: \"unterminated\n")
-        p = s.cli("check", "-c", s.conf)
+        p = s.cli("check", "-c", s.conf, check_san=False)
         eq(p.returncode, 1, "check exit status for a broken aliases file")
         check("%s:2:" % s.aliases_file in p.err, "aliases error lacks file:2: %r" % p.err)
 
@@ -131,3 +134,147 @@ def t_misc_cli():
             check("`%s`" % name in p.out, "reference lacks %s" % name)
         p = s.cli("frobnicate")
         eq(p.returncode, 2, "unknown command exit status")
+
+
+@test("cli: config accepts 'name value', 'name = value' and 'name=value'")
+def t_conf_forms():
+    with Server(start=False) as s:
+        base = open(s.conf).read()
+        for form in ("recipient_limit 7", "recipient_limit = 7", "recipient_limit=7",
+                     "recipient_limit =7", "recipient_limit= 7", "recipient_limit\t7"):
+            with open(s.conf, "w") as f:
+                f.write(base + form + "  # trailing comment\n")
+            p = s.cli("check", "-c", s.conf)
+            eq(p.returncode, 0, "check exit status for %r (stderr %r)" % (form, p.err))
+            check(re.search(r"^recipient_limit = 7$", p.out, re.M),
+                  "%r not understood: %r" % (form, p.out))
+
+
+@test("cli: estafeta demo lab (ESTAFETA_PORT_BASE) takes mail from swaks and mail(1)")
+def t_demo():
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import tempfile
+    import time
+    import harness
+    from harness import SAN_PATTERNS, free_port
+    if shutil.which("swaks") is None:
+        raise harness.Skip("swaks is not installed (tools/deps.sh installs it)")
+    d = tempfile.mkdtemp(prefix="estafeta-it-demo-", dir="/tmp")
+    os.chmod(d, 0o755)
+    lab = os.path.join(d, "lab")
+    port = free_port()
+    log = open(os.path.join(d, "demo.log"), "wb")
+    env = dict(os.environ, ESTAFETA_PORT_BASE=str(port - 25))
+    proc = subprocess.Popen([harness.BIN, "demo", lab], stdout=log, stderr=log, env=env,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def up():
+            if proc.poll() is not None:
+                raise harness.Failure("demo exited with %s" % proc.returncode)
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                return open(os.path.join(d, "demo.log"), "rb").read().count(b"daemon started")
+            except OSError:
+                return False
+        wait_for(up, 15, what="the demo lab on port %d" % port)
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % port, "--from",
+                            "test@example.org", "--to", "ameliana@lala.local", "--h-Subject",
+                            "via swaks", "--body", "swaks body"], capture_output=True, text=True,
+                           timeout=30)
+        eq(p.returncode, 0, "swaks exit status (%s)" % p.stdout[-300:])
+        check(re.search(r"<-  250 2\.0\.0 Ok: queued as [0-9A-F]{16}", p.stdout),
+              "swaks saw no 250 queued as: %s" % p.stdout[-300:])
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % port, "--from",
+                            "test@example.org", "--to", "team@lala.local", "--h-Subject",
+                            "team", "--body", "to the team"], capture_output=True, text=True,
+                           timeout=30)
+        eq(p.returncode, 0, "swaks to team@ exit status")
+        menv = dict(os.environ, MAILRC=os.path.join(lab, "mailrc"),
+                    ESTAFETA_CONF=os.path.join(lab, "estafeta.conf"), HOME=d)
+        p = subprocess.run(["mail", "-s", "1", "ameliana@lala.local"], input="first message\n",
+                           capture_output=True, text=True, env=menv, timeout=30)
+        eq(p.returncode, 0, "mail exit status (%s)" % p.stderr)
+
+        def maildir(u):
+            nd = os.path.join(lab, "mail", "lala.local", u, "Maildir", "new")
+            try:
+                return [open(os.path.join(nd, n), "rb").read() for n in sorted(os.listdir(nd))]
+            except FileNotFoundError:
+                return []
+        wait_for(lambda: len(maildir("ameliana")) == 2 and maildir("user1") and maildir("user2"),
+                 10, what="demo deliveries")
+        subjects = sorted(header(split_message(m)[0], "Subject")[0] for m in maildir("ameliana"))
+        eq(subjects, ["1", "via swaks"], "ameliana's subjects")
+        check(any(b"first message" in m for m in maildir("ameliana")), "mail(1) body missing")
+        eq(len(maildir("user1")) + len(maildir("user2")), 2, "team alias deliveries")
+        p = subprocess.run([os.path.join(lab, "bin", "mailq")], capture_output=True, text=True,
+                           env=dict(os.environ, ESTAFETA_CONF=os.path.join(lab, "estafeta.conf")))
+        eq(p.stdout.strip(), "Mail queue is empty", "mailq in the demo lab")
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+        text = open(os.path.join(d, "demo.log"), "rb").read().decode("utf-8", "replace")
+        if not harness.KEEP:
+            shutil.rmtree(d, ignore_errors=True)
+    for pat in SAN_PATTERNS:
+        check(pat not in text, "demo log: %s" % text[text.find(pat):text.find(pat) + 300])
+    eq(proc.returncode, 0, "demo exit status after SIGTERM")
+
+
+@test("reload: SIGHUP applies a changed setting, a broken file keeps the old one, clean stop after")
+def t_reload():
+    import signal
+    with Server({"recipient_limit": "3"}) as s:
+        def rcpt_codes():
+            with s.raw() as c:
+                c.cmd("EHLO c.example")
+                c.cmd("MAIL FROM:<a@example.org>")
+                return [c.code("RCPT TO:<%s@lala.local>" % u) for u in ("user1", "user2", "ameliana")]
+        eq(rcpt_codes(), [250, 250, 250], "recipient_limit 3")
+        s.set("recipient_limit", "1")
+        s.write_conf()
+        os.kill(s.proc.pid, signal.SIGHUP)
+        s.wait_log(r"reloaded configuration from", 5)
+        eq(rcpt_codes(), [250, 452, 452], "recipient_limit 1 after SIGHUP")
+        with open(s.conf, "a") as f:
+            f.write("recipient_limit many\n")
+        os.kill(s.proc.pid, signal.SIGHUP)
+        s.wait_log(r"reload failed, keeping the running configuration: .*:\d+: recipient_limit", 5)
+        eq(rcpt_codes(), [250, 452, 452], "recipient_limit after a failed reload")
+        code, text = s.send("user1@lala.local", "after reloads\r\n", subject="reloaded")
+        eq(code, 250, "message after reloads")
+        s.wait_delivered(queued_id(text))
+        problems = s.stop()
+        check(not problems, "stop after reloads: %s" % "; ".join(problems))
+
+
+@test("sanitizers: CLI error paths (bad config for check/serve/queue/sendmail) are clean")
+def t_cli_error_paths_san():
+    # Only meaningful under the ASan build; under the release build it just
+    # checks the exit statuses.
+    with Server(start=False) as s:
+        with open(s.conf, "a") as f:
+            f.write("recipient_limit lots\n")
+        reports = []
+        for argv in (["estafeta", "check", "-c", s.conf], ["estafeta", "serve", "-c", s.conf],
+                     ["estafeta", "queue", "-c", s.conf, "list"], ["sendmail", "user1@lala.local"],
+                     ["estafeta", "newaliases", "-c", s.conf]):
+            p = s.run(argv, input="Subject: x\n\nx\n", timeout=10, check_san=False)
+            check(p.returncode != 0, "%s with a bad config exited 0" % " ".join(argv[:2]))
+            for pat in harness.SAN_PATTERNS:
+                i = p.err.find(pat)
+                if i >= 0:
+                    frames = re.findall(r"#\d+ 0x[0-9a-f]+ in (\S+ src/\S+)", p.err[i:])
+                    reports.append("`%s`: %s (%s)" % (" ".join(argv[:2]), p.err[i:].split("\n")[0],
+                                                      " <- ".join(frames[:3])))
+                    break
+        eq(reports, [], "sanitizer reports")

@@ -5,7 +5,7 @@ import os
 import re
 import time
 
-from harness import (IS_ROOT, RUN_GID, RUN_UID, Raw, Server, check, eq, header, queued_id,
+from harness import (IS_ROOT, RUN_GID, RUN_UID, Raw, Server, Skip, check, eq, header, queued_id,
                      short, split_message, test, wait_for)
 
 ALIASES = """# aliases(5) for the integration suite
@@ -322,3 +322,121 @@ def t_temp_failure():
         msgs = s.messages("user2")
         eq(len(msgs), 1, "delivered after the fix")
         eq(header(split_message(msgs[0])[0], "Subject"), ["retry"], "subject")
+
+
+@test("delivery: system user with another uid (users system) via the root parent")
+def t_system_user():
+    import pwd
+    try:
+        pw = pwd.getpwnam("mail")
+    except KeyError:
+        raise Skip("no 'mail' system user on this host")
+    s = Server(start=False)
+    with s:
+        s.set("users", "system")
+        s.set("mailbox", "maildir %s/%%u/Maildir" % s.mail)
+        s.write_conf()
+        os.chmod(s.mail, 0o1777)
+        s.start()
+        qids = []
+        for i in range(5):
+            code, text = s.send("mail@lala.local", "to a system user %d\r\n" % i, subject="sys%d" % i)
+            eq(code, 250, "RCPT/DATA to mail@lala.local (%s)" % text)
+            qids.append(queued_id(text))
+        if IS_ROOT:
+            for q in qids:
+                s.wait_delivered(q)
+            new = os.path.join(s.mail, "mail", "Maildir", "new")
+            names = sorted(os.listdir(new))
+            eq(len(names), 5, "messages in mail's Maildir")
+            for n in names:
+                st = os.stat(os.path.join(new, n))
+                eq((st.st_uid, st.st_gid), (pw.pw_uid, pw.pw_gid), "owner of %s" % n)
+            eq(os.stat(os.path.join(s.mail, "mail", "Maildir")).st_uid, pw.pw_uid,
+               "owner of the Maildir")
+            # root itself is never delivered to
+            code, text = s.send("root@lala.local", "to root\r\n", subject="root")
+            if code == 250:
+                q = queued_id(text)
+                s.wait_log(r"%s: to=<root@lala\.local> .*status=(deferred|bounced)" % q, 10)
+            check(not os.path.exists(os.path.join(s.mail, "root")), "a mailbox for root was created")
+        else:
+            for q in qids:
+                s.wait_log(r"%s: to=<mail@lala\.local> .*dsn=4\.\d\.\d status=deferred" % q, 10)
+            eq(len(s.queue_ids()), 5, "messages kept in the queue (not started as root)")
+
+
+@test("delivery: deferred message is retried after minimal_backoff_time without a flush")
+def t_backoff_retry():
+    with Server({"minimal_backoff_time": "1s", "maximal_backoff_time": "2s"}) as s:
+        dom = os.path.join(s.mail, "lala.local")
+        os.mkdir(dom, 0o755)
+        blocker = os.path.join(dom, "user1")
+        with open(blocker, "w") as f:
+            f.write("x\n")
+        if IS_ROOT:
+            os.chown(dom, RUN_UID, RUN_GID)
+        code, text = s.send("user1@lala.local", "retry\r\n", subject="backoff")
+        eq(code, 250, "accepted")
+        qid = queued_id(text)
+        s.wait_log(r"%s: to=<user1@lala\.local> .*status=deferred" % qid, 5)
+        os.unlink(blocker)
+        s.wait_delivered(qid, 8)
+        eq(len(s.messages("user1")), 1, "delivered by the automatic retry")
+
+
+@test("delivery: maximal_queue_lifetime expiry bounces and removes the message")
+def t_lifetime():
+    with Server({"minimal_backoff_time": "1s", "maximal_queue_lifetime": "2s"}) as s:
+        code, text = s.send("far@ext.example", "old\r\n", subject="expire")
+        eq(code, 250, "accepted")
+        qid = queued_id(text)
+        s.wait_log(r"%s: to=<far@ext\.example> relay=none .*dsn=4\.4\.7 status=bounced "
+                   r"\(message expired" % qid, 10)
+        s.wait_delivered(qid, 5)
+        eq(s.queue_ids(), [], "queue")
+
+
+@test("delivery: concurrent deliveries into one mbox keep every message intact")
+def t_mbox_concurrent():
+    import threading
+    with Server(mailbox="mbox", settings={"delivery_threads": "4"}) as s:
+        errors = []
+
+        def sender(i):
+            for j in range(6):
+                code, text = s.send("user1@lala.local", ("tok-%d-%d\r\n" % (i, j)) * 40,
+                                    subject="c%d-%d" % (i, j))
+                if code != 250:
+                    errors.append(text)
+        ts = [threading.Thread(target=sender, args=(i,)) for i in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        eq(errors, [], "refused messages")
+        s.wait_queue_empty(30)
+        with open(os.path.join(s.mbox_dir, "user1"), "rb") as f:
+            data = f.read()
+        eq(len(re.findall(rb"(?m)^From ", data)), 48, "From_ lines")
+        bad = [(i, j) for i in range(8) for j in range(6)
+               if data.count(b"tok-%d-%d\n" % (i, j)) != 40]
+        eq(bad, [], "messages whose 40 body lines are not all present")
+        check(not os.path.exists(os.path.join(s.mbox_dir, "user1.lock")), "dotlock left behind")
+
+
+@test("shutdown: SIGTERM while a |command delivery runs stops within 10s, message not lost")
+def t_stop_during_pipe():
+    with Server(aliases="slow: |/bin/sleep 60\n") as s:
+        code, text = s.send("slow@lala.local", "slow\r\n", subject="slow")
+        eq(code, 250, "accepted")
+        qid = queued_id(text)
+        time.sleep(0.5)     # the command is running now
+        t0 = time.monotonic()
+        problems = s.stop(timeout=10)
+        took = time.monotonic() - t0
+        check(not problems, "SIGTERM during a running |command delivery: %s (after %.1fs)" %
+              ("; ".join(problems), took))
+        # at-least-once: either delivered (log) or still queued
+        check(qid in s.queue_ids() or re.search(r"%s: removed" % qid, s.log()),
+              "message %s neither delivered nor queued after the stop" % qid)

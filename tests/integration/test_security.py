@@ -2,10 +2,12 @@
 ambiguity), bare LF policy, privilege separation."""
 import os
 import re
+import signal
+import subprocess
 import time
 
-from harness import (IS_ROOT, RUN_UID, Raw, Server, check, eq, header, queued_id, short,
-                     split_message, test, wait_for)
+from harness import (IS_ROOT, RUN_UID, Failure, Raw, Server, Skip, as_run_user, check, eq,
+                     header, queued_id, short, split_message, test, wait_for)
 
 EXT = "127.0.0.2"   # a client outside `networks 127.0.0.1/32`
 
@@ -219,3 +221,102 @@ def t_privsep():
         hdrs, _ = split_message(s.messages("user1")[0])
         check(header(hdrs, "Message-ID") and header(hdrs, "Date") and header(hdrs, "From"),
               "Message-ID/Date/From not added for a trusted client: %r" % hdrs)
+
+
+NOT_ROOT = "not root: run_user is the caller, so there is no privilege boundary to test"
+
+
+@test("privsep: restart as root does not follow run_user's symlinks in the spool (unlink/chown)")
+def t_spool_symlinks():
+    # The spool is writable by run_user. Whatever run_user (a compromised
+    # worker, or any other process running as nobody) plants there must not
+    # make the root parent delete or chown files outside the spool at start.
+    if not IS_ROOT:
+        raise Skip(NOT_ROOT)
+    with Server() as s:
+        eq(s.stop(), [], "problems at the first stop")
+        victim = os.path.join(s.base, "victim-dir")
+        os.mkdir(victim, 0o755)
+        keep = os.path.join(victim, "keep.txt")
+        with open(keep, "w") as f:
+            f.write("root's file\n")
+        vfile = os.path.join(s.base, "victim-file")
+        with open(vfile, "w") as f:
+            f.write("root only\n")
+        os.chmod(vfile, 0o600)
+        sp = s.spool
+        r = as_run_user("mv {sp}/incoming {sp}/incoming.old && ln -s {v} {sp}/incoming && "
+                        "mv {sp}/state {sp}/state.old && ln -s {f} {sp}/state"
+                        .format(sp=sp, v=victim, f=vfile))
+        eq(r.returncode, 0, "run_user can rearrange the spool (%s)" % r.stderr.strip())
+        try:
+            s.start()
+        except Failure:
+            pass    # refusing to start is fine; damage is not
+        problems = []
+        if not os.path.exists(keep):
+            problems.append("root deleted %s (spool/incoming -> symlink to its directory)" % keep)
+        st = os.stat(vfile)
+        if st.st_uid != 0:
+            problems.append("root chowned %s to uid %d (spool/state -> symlink to it)" %
+                            (vfile, st.st_uid))
+        check(not problems, "; ".join(problems))
+
+
+@test("privsep: root's 'queue show' does not follow a symlink run_user planted in spool/queue")
+def t_queue_show_symlink():
+    if not IS_ROOT:
+        raise Skip(NOT_ROOT)
+    with Server() as s:
+        secret = os.path.join(s.base, "secret")
+        with open(secret, "w") as f:
+            f.write("TOPSECRET-shadow-like\n")
+        os.chmod(secret, 0o600)
+        r = as_run_user("ln -s %s %s/queue/0123456789ABCDEF" % (secret, s.spool))
+        eq(r.returncode, 0, "run_user can create entries in spool/queue (%s)" % r.stderr.strip())
+        p = s.cli("queue", "-c", s.conf, "show", "0123456789ABCDEF")
+        check("TOPSECRET" not in p.out, "estafeta queue show (as root) printed a root-only file "
+              "through a symlink in spool/queue: %r" % p.out)
+        os.unlink(os.path.join(s.spool, "queue", "0123456789ABCDEF"))
+
+
+@test("privsep: root's 'queue flush' does not signal a pid run_user wrote into the pid file")
+def t_pidfile_signal():
+    if not IS_ROOT:
+        raise Skip(NOT_ROOT)
+    with Server() as s:
+        victim = subprocess.Popen(["sleep", "60"])   # a root process of ours
+        try:
+            r = as_run_user("echo %d > {sp}/pid.tmp && mv -f {sp}/pid.tmp {sp}/estafeta.pid"
+                            .format(sp=s.spool) % victim.pid)
+            eq(r.returncode, 0, "run_user can replace spool/estafeta.pid (%s)" % r.stderr.strip())
+            s.cli("queue", "-c", s.conf, "flush")
+            time.sleep(0.3)
+            rc = victim.poll()
+            check(rc is None, "root's `estafeta queue flush` sent a signal to pid %d (a root "
+                  "process) taken from the run_user-writable spool/estafeta.pid; it exited "
+                  "with %s" % (victim.pid, rc))
+        finally:
+            if victim.poll() is None:
+                victim.kill()
+            victim.wait()
+
+
+@test("signals: SIGHUP and SIGUSR1 sent back to back are both acted on")
+def t_signals_back_to_back():
+    with Server() as s:
+        pid = s.proc.pid
+        for i in range(5):
+            r0 = s.log().count("reloaded configuration")
+            f0 = s.log().count("flushing the queue")
+            # like `kill -HUP $pid; kill -USR1 $pid` in a script
+            os.kill(pid, signal.SIGHUP)
+            os.kill(pid, signal.SIGUSR1)
+            try:
+                wait_for(lambda: s.log().count("reloaded configuration") > r0 and
+                         s.log().count("flushing the queue") > f0, 3, what="reload and flush")
+            except Failure:
+                raise Failure("round %d: after SIGHUP+SIGUSR1 to pid %d the daemon logged "
+                              "%d reload(s) and %d flush(es); expected one of each" %
+                              (i + 1, pid, s.log().count("reloaded configuration") - r0,
+                               s.log().count("flushing the queue") - f0))

@@ -441,3 +441,118 @@ def t_dsn():
               "rcpt line (notify 6 = SUCCESS|FAILURE, orcpt x@lala.local) missing: %s" %
               short(out, 400))
         check(re.search(r"^sender d@lala\.local$", out, re.M), "no sender line")
+
+
+@test("smtp: 1.8 MB message (dots, 998-byte lines, 8-bit) in odd-sized writes stored byte-exact")
+def t_big_exact():
+    import random
+    rnd = random.Random(1234)
+    lines = []
+    for i in range(20000):
+        k = rnd.choice(["", ".", "..", ".x", "From x", "plain", "long", "8bit", "tab"])
+        if k == "long":
+            l = b"L" * rnd.randint(500, 998)
+        elif k == "8bit":
+            l = b"caf\xe9 \xff\x80 \xc3\xa9"
+        elif k == "tab":
+            l = b"\tindented"
+        elif k == "plain":
+            l = b"line %d %s" % (i, b"w" * rnd.randint(0, 80))
+        else:
+            l = k.encode()
+        lines.append(l)
+    body = b"\n".join(lines) + b"\n"
+    wire = b"Subject: big\r\n\r\n" + b"".join(
+        (b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines) + b".\r\n"
+    with Server() as s, Raw(s.port, src="127.0.0.2") as c:
+        c.cmd("EHLO c.example")
+        eq(c.code("MAIL FROM:<a@example.org> BODY=8BITMIME SIZE=%d" % len(wire)), 250, "MAIL")
+        eq(c.code("RCPT TO:<user1@lala.local>"), 250, "RCPT")
+        eq(c.code("DATA"), 354, "DATA")
+        pos = 0
+        while pos < len(wire):
+            n = rnd.randint(1, 70000)
+            c.send(wire[pos:pos + n])
+            pos += n
+        code, lines_ = c.reply(timeout=30)
+        eq(code, 250, "big message reply")
+        qid = queued_id(lines_[0])
+        # end of data split over several segments: CR LF . CR LF one by one
+        c.cmd("MAIL FROM:<a@example.org>")
+        c.cmd("RCPT TO:<user2@lala.local>")
+        c.cmd("DATA")
+        for part in (b"Subject: split\r\n\r\nabc", b"\r", b"\n", b".", b"\r", b"\n"):
+            c.send(part)
+            time.sleep(0.05)
+        code, lines2 = c.reply()
+        eq(code, 250, "reply to an end-of-data sent byte by byte")
+        s.wait_delivered(qid, 30)
+        s.wait_delivered(queued_id(lines2[0]))
+        msgs = s.messages("user1")
+        eq(len(msgs), 1, "big messages stored")
+        got = split_message(msgs[0])[1]
+        if got != body:
+            i = next((k for k in range(min(len(got), len(body))) if got[k] != body[k]),
+                     min(len(got), len(body)))
+            raise AssertionError("stored body differs from the sent one at byte %d of %d/%d: "
+                                 "sent %r, stored %r" % (i, len(body), len(got),
+                                                         body[i - 20:i + 20], got[i - 20:i + 20]))
+        eq(split_message(s.messages("user2")[0])[1], b"abc\n", "split message body")
+        c.cmd("QUIT")
+
+
+@test("bdat: BDAT 0 LAST after MAIL/RCPT queues an empty message")
+def t_bdat_empty():
+    with Server() as s, Raw(s.port, src="127.0.0.2") as c:
+        c.cmd("EHLO c.example")
+        c.cmd("MAIL FROM:<a@example.org>")
+        c.cmd("RCPT TO:<user1@lala.local>")
+        code, lines = c.cmd("BDAT 0 LAST")
+        eq(code, 250, "BDAT 0 LAST")
+        s.wait_delivered(queued_id(lines[0]))
+        eq(_strip_trace(s.messages("user1")[0]), b"", "stored content of an empty message")
+        c.cmd("QUIT")
+
+
+@test("smtp: max_connections 3 -> fourth connection (any address) gets 421")
+def t_max_connections():
+    with Server({"max_connections": "3"}) as s:
+        conns = [Raw(s.port), Raw(s.port, src="127.0.0.2"), Raw(s.port, src="127.0.0.3")]
+        try:
+            eq([c.banner[0] for c in conns], [220, 220, 220], "first three connections")
+            d = Raw(s.port, src="127.0.0.4")
+            try:
+                eq(d.banner[0], 421, "fourth connection")
+                check(d.at_eof(), "fourth connection not closed")
+            finally:
+                d.close()
+            eq(conns[0].code("NOOP"), 250, "existing connection still served")
+        finally:
+            for c in conns:
+                c.close()
+
+
+@test("smtp: client vanishing or timing out inside DATA leaves nothing behind")
+def t_data_abandoned():
+    with Server({"smtpd_timeout": "2s"}) as s:
+        with Raw(s.port) as c:
+            c.cmd("EHLO c.example")
+            c.cmd("MAIL FROM:<a@example.org>")
+            c.cmd("RCPT TO:<user1@lala.local>")
+            eq(c.code("DATA"), 354, "DATA")
+            c.send("Subject: gone\r\n\r\n" + "half a message\r\n" * 100)
+        s.wait_log(r"lost connection after DATA from \[127\.0\.0\.1\]", 5)
+        with Raw(s.port) as c:
+            c.cmd("EHLO c.example")
+            c.cmd("MAIL FROM:<a@example.org>")
+            c.cmd("RCPT TO:<user1@lala.local>")
+            c.cmd("DATA")
+            c.send("Subject: slow\r\n\r\nstarted but never finished\r\n")
+            code, lines = c.reply(timeout=8)
+            eq(code, 421, "reply after idling inside DATA")
+            check(c.at_eof(), "connection not closed after the DATA timeout")
+        s.wait_log(r"timeout after DATA from \[127\.0\.0\.1\]", 3)
+        time.sleep(0.3)
+        eq(s.incoming(), [], "spool/incoming leftovers")
+        eq(s.queue_ids(), [], "queue")
+        eq(s.messages("user1"), [], "mailbox")

@@ -301,8 +301,8 @@ static void
 test_prefixes(void **state)
 {
 	static const char *const inputs[] = {
-		"Alice Smith <alice@example.com>, \"Last, First\" <e@f> (comment (nested)), "
-		    "team: a@b, \"john doe\"@example.com;, undisclosed-recipients:;, <\"q>\"@x>",
+		("Alice Smith <alice@example.com>, \"Last, First\" <e@f> (comment (nested)), "
+		    "team: a@b, \"john doe\"@example.com;, undisclosed-recipients:;, <\"q>\"@x>"),
 		"a@b (c \\) d), \"x\\\"y\" <z@w>; g: <@r:a@b>, c@d; e@f",
 		"=?UTF-8?B?SsO8cmdlbg==?= <j@example.de>,\r\n\tBob <bob@[IPv6:::1]>, root@[127.0.0.1]",
 		"((((((((((a))))))))))<b@c>,\"\"<d@e>,(\\()f@g",

@@ -625,10 +625,16 @@ test_scalars_every_param(void **state)
 		const char *n = p->name;
 		switch (p->type) {
 		case CT_STR:
-			snprintf(text, sizeof(text), "%s some-value", n);
-			check_set(text, n, "some-value", 0);
-			snprintf(text, sizeof(text), "%s = /x/y z\t ", n);
-			check_set(text, n, "/x/y z", 0);
+			if (strcmp(n, "hostname") == 0) {
+				/* hostname must be a domain name: see test_hostname */
+				check_set("hostname mx.example", n, "mx.example", 0);
+				check_set("hostname = mx.example.org\t ", n, "mx.example.org", 0);
+			} else {
+				snprintf(text, sizeof(text), "%s some-value", n);
+				check_set(text, n, "some-value", 0);
+				snprintf(text, sizeof(text), "%s = /x/y z\t ", n);
+				check_set(text, n, "/x/y z", 0);
+			}
 			snprintf(text, sizeof(text), "%s", n);
 			check_set(text, n, "", 0);
 			snprintf(text, sizeof(text), "%s =", n);
@@ -721,6 +727,50 @@ test_scalars_every_param(void **state)
 			break;
 		}
 		}
+	}
+}
+
+/* hostname is a domain name: it names the default local domain, the banner,
+ * EHLO and Received:. (A hostname with blanks used to be accepted and became
+ * a "domain" that the dump could not reparse.) */
+static void
+test_hostname(void **state)
+{
+	struct conf c;
+	(void)state;
+
+	parse_ok("hostname mx.example.com.\n", &c);
+	assert_string_equal(c.hostname, "mx.example.com.");
+	conf_free(&c);
+	parse_ok("hostname localhost\n", &c);
+	conf_free(&c);
+	parse_ok("hostname\n", &c);	/* empty: the system's name */
+	assert_string_equal(c.hostname, "");
+	conf_free(&c);
+	parse_err("hostname mx example.com", PATH ":1: hostname: 'mx example.com' is not a valid domain name");
+	parse_err("hostname=mx.example mbox:/var/mail/%u",
+	    PATH ":1: hostname: 'mx.example mbox:/var/mail/%u' is not a valid domain name");
+	parse_err("\nhostname a..b", PATH ":2: hostname: 'a..b' is not a valid domain name");
+	parse_err("hostname .example", PATH ":1: hostname: '.example' is not a valid domain name");
+	parse_err("hostname mx/example", PATH ":1: hostname: 'mx/example' is not a valid domain name");
+	parse_err("hostname [192.0.2.1]", PATH ":1: hostname: '[192.0.2.1]' is not a valid domain name");
+
+	/* Whatever is accepted, the default domains are valid domain names. */
+	static const char *const names[] = { "mx.example.com", "MX.EXAMPLE.COM.", "a-b_c.d", NULL };
+	for (size_t i = 0; names[i]; i++) {
+		char text[300];
+		snprintf(text, sizeof(text), "hostname %s", names[i]);
+		parse_ok(text, &c);
+		conf_defaults(&c);
+		for (size_t k = 0; k < c.ndomains; k++) {
+			char line[300];
+			struct conf c2;
+			snprintf(line, sizeof(line), "domains %s", c.domains[k]);
+			parse_ok(line, &c2);
+			assert_int_equal(c2.ndomains, 1);
+			conf_free(&c2);
+		}
+		conf_free(&c);
 	}
 }
 
@@ -918,7 +968,7 @@ test_continuation_values(void **state)
 	    "   # only a comment, indented\n"
 	    "max_errors\n"
 	    "\t9\n"
-	    "hostname x.example#y # z\n", &c);
+	    "aliases /etc/x#y # z\n", &c);
 	assert_int_equal(c.ndomains, 4);
 	assert_string_equal(c.domains[0], "a.example");
 	assert_string_equal(c.domains[1], "b.example");
@@ -926,7 +976,7 @@ test_continuation_values(void **state)
 	assert_string_equal(c.domains[3], "d.example");
 	assert_string_equal(c.banner, "Hello#not-a-comment   world");
 	assert_int_equal(c.max_errors, 9);
-	assert_string_equal(c.hostname, "x.example#y");
+	assert_string_equal(c.aliases, "/etc/x#y");
 	conf_free(&c);
 
 	/* CRLF line ends. */
@@ -1171,6 +1221,7 @@ main(void)
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_scalars_every_param),
+		cmocka_unit_test(test_hostname),
 		cmocka_unit_test(test_scalars_named),
 		cmocka_unit_test(test_size_time_syntax),
 		cmocka_unit_test(test_name_value_forms),

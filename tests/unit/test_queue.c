@@ -601,6 +601,12 @@ test_parse_malformed(void **state)
 		"estafeta-queue 1\nid 0123456789ABCDE\nsender a@b\nrcpt 0 x@y -\nbody\n",
 		"estafeta-queue 1\nid 0123456789ABCDEF0\nsender a@b\nrcpt 0 x@y -\nbody\n",
 		"estafeta-queue 1\nid\nsender a@b\nrcpt 0 x@y -\nbody\n",
+		/* ids are what queue_make_id writes: 16 upper-case hex digits */
+		"estafeta-queue 1\nid 0123456789abcdef\nsender a@b\nrcpt 0 x@y -\nbody\n",
+		"estafeta-queue 1\nid 0123456789ABCDEG\nsender a@b\nrcpt 0 x@y -\nbody\n",
+		"estafeta-queue 1\nid ../../../tmp/xyz\nsender a@b\nrcpt 0 x@y -\nbody\n",
+		"estafeta-queue 1\nid 012345678\xc7\xbe\xbd\xb2" "DEF\nsender a@b\nrcpt 0 x@y -\nbody\n",
+		"estafeta-queue 1\nid 0123456789ABCDE \nsender a@b\nrcpt 0 x@y -\nbody\n",
 		/* numbers */
 		H0 "arrival x\nsender a@b\nrcpt 0 x@y -\nbody\n",
 		"estafeta-queue 1\nid " TEST_ID "\narrival\nsender a@b\nrcpt 0 x@y -\nbody\n",
@@ -650,6 +656,14 @@ test_parse_malformed(void **state)
 	for (size_t i = 0; bad[i]; i++)
 		if (parse_hdr(bad[i], &err) != -1)
 			fail_msg("malformed header %zu accepted:\n%s", i, bad[i]);
+
+	/* A NUL inside the id. */
+	static const char nulid[] = "estafeta-queue 1\nid 01234567\0" "9ABCDEF\nsender a@b\nrcpt 0 x@y -\nbody\n";
+	struct qenv q;
+	size_t qlen;
+	char *qf = with_trailer(nulid, sizeof(nulid) - 1, "", 0, &qlen);
+	assert_int_equal(parse_exact(qf, qlen, &q, &err), -1);
+	free(qf);
 
 	/* A NUL inside a record. */
 	static const char nul[] = H0 "sender a@b\nhelo a\0b\nrcpt 0 x@y -\nbody\n";
