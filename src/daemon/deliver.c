@@ -218,10 +218,8 @@ deliver_exec(const struct dest_req *r, const char *file, struct dest_result *res
 
 	switch (r->kind) {
 	case DK_MAILDIR:
-		rc = maildir_create(r->path, &err);
-		if (rc == STORE_OK)
-			rc = maildir_deliver(r->path, r->prefix, r->prefix_len, body, r->body_len,
-			    r->sync_dir, name, sizeof(name), &err);
+		rc = maildir_deliver(r->path, r->prefix, r->prefix_len, body, r->body_len,
+		    r->sync_dir, name, sizeof(name), &err);
 		if (rc == STORE_OK)
 			set_result(res, DS_SENT, "2.0.0", "delivered to maildir %s/%s", r->path, name);
 		else
@@ -373,10 +371,8 @@ deliver_user(const struct delivery_ctx *dc, const struct qenv *env, const char *
 		struct staged_delivery it = { .o = b->cur };
 		struct stat st;
 		const char *err = NULL;
-		int rc = maildir_create(r.path, &err);
-		if (rc == STORE_OK)
-			rc = maildir_stage(r.path, r.prefix, r.prefix_len, file + r.body_off,
-			    r.body_len, !b->use_syncfs, &it.st, &err);
+		int rc = maildir_stage(r.path, r.prefix, r.prefix_len, file + r.body_off,
+		    r.body_len, !b->use_syncfs, &it.st, &err);
 		if (rc != STORE_OK) {
 			set_result(&o->r, rc == STORE_PERM ? DS_BOUNCE : DS_DEFER,
 			    rc == STORE_PERM ? "5.2.0" : "4.2.0", "maildir delivery failed: %s: %s",

@@ -28,6 +28,7 @@ struct entry {
 	TAILQ_ENTRY(entry) ready;
 	char id[QUEUE_ID_LEN + 1];
 	bool busy, queued_ready;
+	bool has_state;		/* spool/state/ID may exist: read it before delivering */
 	struct event *timer;
 	struct sched *s;
 };
@@ -100,6 +101,17 @@ log_outcome(const struct qenv *env, const struct qrcpt *rc, const struct rcpt_ou
 	    o->relay, delay, o->r.dsn, st[o->r.status], text);
 }
 
+#define READ_MAX (1024 * 1024)
+
+static void
+release_map(char *map, size_t len)
+{
+	if (len <= READ_MAX)
+		free(map);
+	else
+		munmap(map, len);
+}
+
 /* Deliver one message; runs in a delivery thread. */
 static void
 process_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outcome **outs,
@@ -120,15 +132,25 @@ process_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outc
 		log_warn("%s: cannot open queue file: %s", e->id, strerror(errno));
 		return;
 	}
-	char *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	/* Small files are read: cheaper than a mapping and its TLB shootdown. */
+	char *map;
+	if (st.st_size <= READ_MAX) {
+		map = xmalloc((size_t)st.st_size);
+		ssize_t got = pread(fd, map, (size_t)st.st_size, 0);
+		if (got != (ssize_t)st.st_size) {
+			free(map);
+			map = MAP_FAILED;
+		}
+	} else
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		close(fd);
-		log_warn("%s: cannot map queue file: %s", e->id, strerror(errno));
+		log_warn("%s: cannot read queue file: %s", e->id, strerror(errno));
 		return;
 	}
 	if (qenv_parse(map, (size_t)st.st_size, env, &err) < 0) {
 		/* Never acknowledged (torn by a crash) or damaged: keep it for the admin. */
-		munmap(map, (size_t)st.st_size);
+		release_map(map, (size_t)st.st_size);
 		close(fd);
 		if (queue_quarantine(s->spool, e->id) == 0)
 			log_err("%s: %s: moved to %s/corrupt/", e->id, err, s->spool);
@@ -141,7 +163,7 @@ process_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outc
 	char *sdata;
 	size_t slen;
 	snprintf(path, sizeof(path), "%s/state/%s", s->spool, e->id);
-	if (read_file(path, 1 << 24, &sdata, &slen) == 0) {
+	if (e->has_state && read_file(path, 1 << 24, &sdata, &slen) == 0) {
 		(void)qenv_parse_state(sdata, slen, env);
 		free(sdata);
 	}
@@ -199,6 +221,7 @@ finish_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outco
 	}
 	env->attempts++;
 	env->next_try = now + backoff(s->conf, env->attempts);
+	e->has_state = true;
 	res->next_try = env->next_try;
 	if (queue_save_state(s->spool, env) < 0)
 		log_warn("%s: cannot save retry state: %s", e->id, strerror(errno));
@@ -250,7 +273,7 @@ worker(void *arg)
 			if (outs[k] != NULL) {
 				finish_one(s, batch[k], &envs[k], outs[k], res);
 				free(outs[k]);
-				munmap(maps[k], maplens[k]);
+				release_map(maps[k], maplens[k]);
 				close(fds[k]);
 			} else if (maps[k] == (char *)-1) {
 				res->e = batch[k];
@@ -367,7 +390,7 @@ sched_new(struct event_base *eb, const struct conf *c, const char *spool,
 }
 
 void
-sched_enqueue(struct sched *s, const char *id, time_t not_before)
+sched_enqueue(struct sched *s, const char *id, time_t not_before, bool recovered)
 {
 	struct entry key, *e;
 	strlcpy(key.id, id, sizeof(key.id));
@@ -378,6 +401,8 @@ sched_enqueue(struct sched *s, const char *id, time_t not_before)
 		e->s = s;
 		RB_INSERT(entry_tree, &s->all, e);
 	}
+	if (recovered)
+		e->has_state = true;
 	time_t now = time(NULL);
 	if (not_before > now) {
 		struct timeval tv = { .tv_sec = not_before - now };

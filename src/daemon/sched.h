@@ -2,6 +2,7 @@
  * thread when, retries with exponential backoff, expiry after the queue lifetime. */
 #ifndef SCHED_H
 #define SCHED_H
+#include <stdbool.h>
 #include <time.h>
 
 #include "conf/conf.h"
@@ -12,8 +13,9 @@ struct sched;
 
 struct sched *sched_new(struct event_base *eb, const struct conf *c, const char *spool,
     const struct delivery_ctx *dc);
-/* Deliver id now, or not before not_before (0: now). Idempotent. */
-void sched_enqueue(struct sched *s, const char *id, time_t not_before);
+/* Deliver id now, or not before not_before (0: now). Idempotent. recovered:
+ * found in the spool at start-up, so it may have retry state on disk. */
+void sched_enqueue(struct sched *s, const char *id, time_t not_before, bool recovered);
 /* Try every message now (SIGUSR1, "estafeta queue flush"). */
 void sched_flush(struct sched *s);
 /* New config/users/aliases after a reload; returns when the old ones are unused. */

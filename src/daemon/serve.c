@@ -117,7 +117,7 @@ static void
 on_queued(void *ctx, const char *id)
 {
 	struct worker *w = ctx;
-	sched_enqueue(w->sched, id, 0);
+	sched_enqueue(w->sched, id, 0, false);
 }
 
 static void
@@ -243,7 +243,7 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 	size_t n;
 	if (queue_list(c->spool, &ids, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			sched_enqueue(w.sched, ids[i], 0);
+			sched_enqueue(w.sched, ids[i], 0, true);
 			free(ids[i]);
 		}
 		free(ids);

@@ -269,7 +269,14 @@ maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char
 		return STORE_PERM;
 	}
 	st->size = prefix_len + msg_len;
-	if ((r = md_open_dirs(dir, &dfd, &tfd, &nfd, error_r)) != STORE_OK)
+	st->tfd = st->nfd = -1;
+	r = md_open_dirs(dir, &dfd, &tfd, &nfd, error_r);
+	if (r == STORE_TEMP && errno == ENOENT) {
+		/* First delivery: make the maildir, then open it again. */
+		if ((r = maildir_create(dir, error_r)) == STORE_OK)
+			r = md_open_dirs(dir, &dfd, &tfd, &nfd, error_r);
+	}
+	if (r != STORE_OK)
 		return r;
 	r = STORE_TEMP;
 
@@ -307,9 +314,12 @@ maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char
 		*error_r = md_err("close maildir tmp file", e);
 		goto unlink_tmp;
 	}
+	/* Keep tmp/ and new/ open for maildir_publish: no second lookup. */
 	st->staged = 1;
-	r = STORE_OK;
-	goto out;
+	st->tfd = tfd;
+	st->nfd = nfd;
+	close(dfd);
+	return STORE_OK;
 
 unlink_tmp:
 	if (fd >= 0)
@@ -325,10 +335,20 @@ out:
 	return r;
 }
 
+static void
+md_close_staged(struct maildir_staged *st)
+{
+	if (st->tfd >= 0)
+		close(st->tfd);
+	if (st->nfd >= 0)
+		close(st->nfd);
+	st->tfd = st->nfd = -1;
+}
+
 int
 maildir_publish(struct maildir_staged *st, char *name_r, size_t name_sz, const char **error_r)
 {
-	int dfd, tfd, nfd, r, tries, e;
+	int r, tries, e;
 
 	if (!st->staged) {
 		*error_r = "nothing staged";
@@ -340,38 +360,31 @@ maildir_publish(struct maildir_staged *st, char *name_r, size_t name_sz, const c
 		maildir_unstage(st);
 		return STORE_PERM;
 	}
-	if ((r = md_open_dirs(st->dir, &dfd, &tfd, &nfd, error_r)) != STORE_OK) {
-		maildir_unstage(st);
-		return r;
-	}
 	r = STORE_TEMP;
 	strlcpy(st->nname, st->tname, sizeof(st->nname));
 	for (tries = 0; ; tries++) {
-		if (md_rename_noreplace(tfd, st->tname, nfd, st->nname) == 0)
+		if (md_rename_noreplace(st->tfd, st->tname, st->nfd, st->nname) == 0)
 			break;
 		e = errno;
 		if (e != EEXIST || tries + 1 >= NAME_TRIES) {
 			*error_r = md_err("rename maildir tmp file into new/", e);
-			unlinkat(tfd, st->tname, 0);
+			unlinkat(st->tfd, st->tname, 0);
 			goto out;
 		}
 		if (md_unique(st->nname, sizeof(st->nname), st->size) < 0) {
 			*error_r = "maildir unique name too long";
-			unlinkat(tfd, st->tname, 0);
+			unlinkat(st->tfd, st->tname, 0);
 			r = STORE_PERM;
 			goto out;
 		}
 	}
-	st->staged = 0;
 	st->published = 1;
 	if (name_r != NULL)
 		snprintf(name_r, name_sz, "new/%s", st->nname);
 	r = STORE_OK;
 out:
 	st->staged = 0;
-	close(nfd);
-	close(tfd);
-	close(dfd);
+	md_close_staged(st);
 	return r;
 }
 
@@ -381,8 +394,13 @@ maildir_unstage(struct maildir_staged *st)
 	char path[sizeof(st->dir) + UNIQUE_MAX + 8];
 
 	if (st->staged) {
-		snprintf(path, sizeof(path), "%s/tmp/%s", st->dir, st->tname);
-		unlink(path);
+		if (st->tfd >= 0)
+			unlinkat(st->tfd, st->tname, 0);
+		else {
+			snprintf(path, sizeof(path), "%s/tmp/%s", st->dir, st->tname);
+			unlink(path);
+		}
+		md_close_staged(st);
 	} else if (st->published) {
 		/* Taking back a delivery whose new/ entry could not be made durable. */
 		snprintf(path, sizeof(path), "%s/new/%s", st->dir, st->nname);

@@ -16,7 +16,7 @@
 int maildir_create(const char *dir, const char **error_r);
 
 /*
- * Deliver one message: `prefix` (headers we add, e.g. Return-Path and
+ * Deliver one message (creating the maildir when it does not exist): `prefix` (headers we add, e.g. Return-Path and
  * Delivered-To, LF line endings) then `msg` (LF line endings), into
  * dir/tmp/<unique> opened O_CREAT|O_EXCL|O_NOFOLLOW, fsync, then rename into
  * dir/new/<unique>. The unique name follows the Maildir spec
@@ -37,7 +37,9 @@ int maildir_sync_new(const char *dir, const char **error_r);
  * caller then makes the data durable (or already did), maildir_publish renames
  * it into new/, and the caller makes new/ durable (maildir_sync_new or a
  * syncfs of the file system). maildir_unstage removes a staged file, or takes
- * back a published one whose new/ entry could not be made durable.
+ * back a published one whose new/ entry could not be made durable. A staged
+ * delivery holds two directory descriptors until it is published or unstaged.
+ * maildir_stage creates a missing maildir itself.
  */
 #define MAILDIR_NAME_MAX 512
 struct maildir_staged {
@@ -46,6 +48,7 @@ struct maildir_staged {
 	char nname[MAILDIR_NAME_MAX];
 	size_t size;
 	int staged, published;
+	int tfd, nfd;		/* tmp/ and new/ while staged */
 };
 int maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
     size_t msg_len, int sync_file, struct maildir_staged *st, const char **error_r);

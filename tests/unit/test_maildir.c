@@ -496,8 +496,10 @@ test_symlinked_maildir_refused(void **state)
 	    STORE_TEMP);
 	assert_int_equal(maildir_deliver(slash, NULL, 0, MSG, strlen(MSG), 1, NULL, 0, &err),
 	    STORE_TEMP);
+	/* A missing maildir is created on first delivery (not through the symlink). */
 	assert_int_equal(maildir_deliver(missing, NULL, 0, MSG, strlen(MSG), 1, NULL, 0, &err),
-	    STORE_TEMP);
+	    STORE_OK);
+	assert_int_equal(count_sub(missing, "new"), 1);
 	assert_int_equal(count_sub(f->md, "new"), 0);
 	assert_int_equal(count_sub(f->md, "tmp"), 0);
 	/* a trailing slash on a real maildir is fine */
@@ -679,12 +681,14 @@ test_missing_maildir(void **state)
 	const char *err1 = NULL, *err2 = NULL;
 	char *missing = xasprintf("%s/nope", f->root);
 
-	assert_int_equal(maildir_deliver(missing, NULL, 0, "x", 1, 0, NULL, 0, &err1),
-	    STORE_TEMP);
-	assert_non_null(err1);
-	assert_non_null(strstr(err1, "No such file"));
+	/* sync of a maildir that does not exist fails; delivery creates it. */
 	assert_int_equal(maildir_sync_new(missing, &err2), STORE_TEMP);
 	assert_non_null(err2);
+	assert_non_null(strstr(err2, "No such file"));
+	assert_int_equal(maildir_deliver(missing, NULL, 0, "x", 1, 0, NULL, 0, &err1),
+	    STORE_OK);
+	assert_int_equal(count_sub(missing, "new"), 1);
+	assert_int_equal(count_sub(missing, "cur"), 0);
 	free(missing);
 }
 
