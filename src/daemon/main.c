@@ -362,6 +362,10 @@ main(int argc, char **argv)
 	const char *cmd = argv[1];
 	argc--;
 	argv++;
+	/* "estafeta CMD --help" is "-h" for every command. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			argv[i] = (char *)"-h";
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(argc, argv);
 	if (strcmp(cmd, "check") == 0)
