@@ -92,4 +92,4 @@ docs: all
 clean:
 	rm -rf build build-san build-fuzz build-clang
 
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/daemon/main.d

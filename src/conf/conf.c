@@ -635,6 +635,8 @@ conf_load(const char *path, struct conf *c, char **error_r)
 	free(data);
 	if (rc == 0)
 		conf_defaults(c);
+	else
+		conf_free(c);
 	return rc;
 }
 

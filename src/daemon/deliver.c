@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,16 @@
 #include "store/mbox.h"
 
 #define PIPE_TIMEOUT_MS (300 * 1000)
+
+/* Set at shutdown: long waits (commands, privileged children) give up and
+ * leave the recipient deferred, so that SIGTERM is prompt. */
+static atomic_bool stopping;
+
+void
+deliver_set_stopping(void)
+{
+	atomic_store(&stopping, true);
+}
 
 static void
 set_result(struct dest_result *res, int status, const char *dsn, const char *fmt, ...)
@@ -166,7 +177,7 @@ deliver_pipe(const struct dest_req *r, const char *body, struct dest_result *res
 		}
 		if (n < 0 && errno == EAGAIN) {
 			long long left = (long long)(deadline - now_ms());
-			if (left <= 0) {
+			if (left <= 0 || atomic_load(&stopping)) {
 				timed_out = true;
 				break;
 			}
@@ -184,7 +195,7 @@ deliver_pipe(const struct dest_req *r, const char *body, struct dest_result *res
 			break;
 		if (w < 0 && errno != EINTR)
 			break;
-		if (timed_out || now_ms() > deadline) {
+		if (timed_out || now_ms() > deadline || atomic_load(&stopping)) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			timed_out = true;
@@ -193,7 +204,9 @@ deliver_pipe(const struct dest_req *r, const char *body, struct dest_result *res
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	if (timed_out)
+	if (timed_out && atomic_load(&stopping))
+		set_result(res, DS_DEFER, "4.3.0", "command interrupted by shutdown: %s", r->path);
+	else if (timed_out)
 		set_result(res, DS_DEFER, "4.3.0", "command timed out: %s", r->path);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		set_result(res, DS_SENT, "2.0.0", "delivered to command: %s", r->path);
@@ -281,6 +294,15 @@ deliver_privileged(const struct delivery_ctx *dc, const struct dest_req *r, int 
 	}
 	size_t got = 0;
 	while (got < sizeof(*res)) {
+		struct pollfd pfd = { sp[0], POLLIN, 0 };
+		if (poll(&pfd, 1, 200) == 0) {
+			if (!atomic_load(&stopping))
+				continue;
+			close(sp[0]);
+			set_result(res, DS_DEFER, "4.3.0", "delivery as uid %u interrupted by shutdown",
+			    (unsigned)r->uid);
+			return;
+		}
 		n = read(sp[0], (char *)res + got, sizeof(*res) - got);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -83,6 +83,9 @@ void deliver_batch_free(struct deliver_batch *b);
 void deliver_message(const struct delivery_ctx *dc, const struct qenv *env, const char *file,
     size_t file_len, int qfd, struct rcpt_outcome *out, struct deliver_batch *b);
 
+/* Shutdown: make waits for commands and privileged children give up (deferred). */
+void deliver_set_stopping(void);
+
 /* Perform one write as the current uid (used in threads and in privsep children). */
 void deliver_exec(const struct dest_req *r, const char *file, struct dest_result *res);
 #endif

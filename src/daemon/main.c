@@ -141,8 +141,12 @@ daemon_pid(const struct conf *c)
 {
 	char path[4096], *data;
 	size_t len;
+	struct stat st;
 	snprintf(path, sizeof(path), "%s/estafeta.pid", c->spool);
-	if (read_file(path, 64, &data, &len) < 0)
+	/* Only a pid file written by root or by us is believed. */
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    read_file_nofollow(path, 64, &data, &len) < 0)
 		return -1;
 	long pid = strtol(data, NULL, 10);
 	free(data);
@@ -270,7 +274,7 @@ cmd_queue(int argc, char **argv)
 			char path[4096], *data;
 			size_t len;
 			snprintf(path, sizeof(path), "%s/queue/%s", c.spool, argv[optind]);
-			if (strchr(argv[optind], '/') != NULL || read_file(path, (size_t)1 << 31, &data,
+			if (strchr(argv[optind], '/') != NULL || read_file_nofollow(path, (size_t)1 << 31, &data,
 			    &len) < 0) {
 				fprintf(stderr, "estafeta: %s: no such queued message\n", argv[optind]);
 				rc = 1;

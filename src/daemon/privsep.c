@@ -17,24 +17,33 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aliases/aliases.h"
+#include "conf/conf.h"
 #include "daemon/deliver.h"
+#include "daemon/serve.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "users/users.h"
 
-static volatile sig_atomic_t got_signal;
+/* One flag per signal, so that HUP then USR1 in quick succession both pass. */
+static volatile sig_atomic_t got_hup, got_usr1, got_term;
 
 static void
 on_signal(int sig)
 {
-	if (got_signal == 0 || sig == SIGTERM || sig == SIGINT)
-		got_signal = sig;
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		got_term = sig;
 }
 
 static bool
 req_valid(const struct dest_req *r)
 {
 	/* The unprivileged side is less trusted than we are: check everything. */
-	if (r->kind < DK_MAILDIR || r->kind > DK_PIPE || r->uid == 0)
+	if (r->kind < DK_MAILDIR || r->kind > DK_PIPE || r->uid == 0 || r->gid == 0)
 		return false;
 	if (memchr(r->path, '\0', sizeof(r->path)) == NULL ||
 	    memchr(r->sender, '\0', sizeof(r->sender)) == NULL ||
@@ -46,6 +55,138 @@ req_valid(const struct dest_req *r)
 	if (r->kind != DK_PIPE && r->path[0] != '/')
 		return false;
 	return true;
+}
+
+/*
+ * What the parent itself knows: the config, users and aliases, reloaded on
+ * SIGHUP. A request is run only when the parent reaches the same answer:
+ * a mailbox is the user's own mailbox for that uid, a command or file is an
+ * alias target whose owner is that uid.
+ */
+struct pctx {
+	struct conf *conf;	/* owned after a reload; the first one is the caller's */
+	bool own_conf;
+	struct userdb *udb;
+	struct aliases *aliases;
+	uid_t def_uid;
+	gid_t def_gid;
+};
+
+static void
+pctx_load(struct pctx *p, struct conf *c, bool own)
+{
+	char *err = NULL;
+	struct aliases *a = NULL;
+	struct userdb *u = userdb_open(c, 0, 0, &err);
+	if (u == NULL || serve_load_aliases(c, &a, &err) < 0) {
+		log_err("privsep: reload failed, keeping the previous users and aliases: %s", err);
+		free(err);
+		userdb_free(&u);
+		if (own) {
+			conf_free(c);
+			free(c);
+		}
+		return;
+	}
+	userdb_free(&p->udb);
+	if (p->aliases)
+		aliases_free(&p->aliases);
+	if (p->own_conf) {
+		conf_free(p->conf);
+		free(p->conf);
+	}
+	p->conf = c;
+	p->own_conf = own;
+	p->udb = u;
+	p->aliases = a;
+	struct passwd *pw = getpwnam(c->default_privs);
+	p->def_uid = pw ? pw->pw_uid : 65534;
+	p->def_gid = pw ? pw->pw_gid : 65534;
+}
+
+static void
+pctx_free(struct pctx *p)
+{
+	userdb_free(&p->udb);
+	if (p->aliases)
+		aliases_free(&p->aliases);
+	if (p->own_conf) {
+		conf_free(p->conf);
+		free(p->conf);
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+static bool
+mailbox_allowed(const struct pctx *p, const struct dest_req *r)
+{
+	char local[520], path[1024];
+	const char *at = strrchr(r->rcpt, '@');
+	struct user_info ui;
+
+	if (at == NULL || (size_t)(at - r->rcpt) >= sizeof(local))
+		return false;
+	memcpy(local, r->rcpt, (size_t)(at - r->rcpt));
+	local[at - r->rcpt] = '\0';
+	if (!conf_is_local_domain(p->conf, at + 1) && strcasecmp(at + 1, p->conf->hostname) != 0)
+		return false;
+	if (r->kind != (p->conf->mailbox_kind == MAILBOX_MAILDIR ? DK_MAILDIR : DK_MBOX))
+		return false;
+	if (userdb_lookup(p->udb, local, at + 1, &ui) <= 0 || ui.uid != r->uid || ui.gid != r->gid)
+		return false;
+	return mailbox_expand(p->conf->mailbox_path, &ui, path, sizeof(path)) == 0 &&
+	    strcmp(path, r->path) == 0;
+}
+
+static bool
+target_in(const struct alias_target *t, size_t n, const struct dest_req *r, uid_t owner,
+    uid_t def_uid, int depth)
+{
+	uid_t want = owner == 0 ? def_uid : owner;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].kind == (r->kind == DK_PIPE ? ALIAS_PIPE : ALIAS_FILE) &&
+		    strcmp(t[i].value, r->path) == 0 && want == r->uid)
+			return true;
+		if (t[i].kind == ALIAS_INCLUDE && depth < 4) {
+			char *data, *err = NULL;
+			size_t len, nt = 0;
+			struct alias_target *it = NULL;
+			struct stat st;
+			int fd = open(t[i].value, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+			close(fd);
+			if (!ok || read_file_nofollow(t[i].value, 1 << 20, &data, &len) < 0)
+				continue;
+			if (aliases_parse_list(data, len, t[i].value, &it, &nt, &err) == 0) {
+				bool found = target_in(it, nt, r, st.st_uid, def_uid, depth + 1);
+				alias_targets_free(it, nt);
+				if (found) {
+					free(data);
+					return true;
+				}
+			}
+			free(err);
+			free(data);
+		}
+	}
+	return false;
+}
+
+static bool
+req_allowed(const struct pctx *p, const struct dest_req *r)
+{
+	if (r->kind == DK_MAILDIR || r->kind == DK_MBOX)
+		return mailbox_allowed(p, r);
+	if (p->aliases == NULL)
+		return false;
+	for (size_t i = 0; i < p->aliases->nentries; i++) {
+		const struct alias_entry *e = &p->aliases->entries[i];
+		if (target_in(e->targets, e->ntargets, r, p->aliases->owner, p->def_uid, 0))
+			return true;
+	}
+	return false;
 }
 
 /* The child: become the user, do the write, report. Never returns. */
@@ -92,7 +233,7 @@ deliver_child(const struct dest_req *r, int qfd, int rfd)
 
 /* 0 handled (or dropped), -1 when the worker closed its end. */
 static int
-handle_request(int psock)
+handle_request(int psock, const struct pctx *p)
 {
 	struct dest_req r;
 	char cbuf[CMSG_SPACE(2 * sizeof(int))];
@@ -114,6 +255,17 @@ handle_request(int psock)
 		log_warn("privsep: invalid delivery request dropped");
 		goto out;
 	}
+	if (!req_allowed(p, &r)) {
+		struct dest_result res = { .status = DS_DEFER };
+		strlcpy(res.dsn, "4.3.0", sizeof(res.dsn));
+		snprintf(res.text, sizeof(res.text), "delivery as uid %u to %s refused by the "
+		    "privileged process (not the user's mailbox or an alias target of that owner)",
+		    (unsigned)r.uid, r.path);
+		log_warn("privsep: refused delivery as uid=%u kind=%d path=%s", (unsigned)r.uid,
+		    r.kind, r.path);
+		(void)!write(fds[1], &res, sizeof(res));
+		goto out;
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(psock);
@@ -130,8 +282,10 @@ out:
 }
 
 int
-privsep_parent_loop(int psock, pid_t worker)
+privsep_parent_loop(int psock, pid_t worker, struct conf *c)
 {
+	struct pctx p = { 0 };
+	pctx_load(&p, c, false);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -143,18 +297,37 @@ privsep_parent_loop(int psock, pid_t worker)
 	for (;;) {
 		struct pollfd pfd = { psock, POLLIN, 0 };
 		int pr = poll(&pfd, 1, 500);
-		if (got_signal) {
-			int sig = got_signal;
-			got_signal = 0;
-			kill(worker, sig);	/* the worker owns reload, flush and shutdown */
+		/* The worker owns reload, flush and shutdown. */
+		if (got_hup) {
+			got_hup = 0;
+			kill(worker, SIGHUP);
+			struct conf *nc = xcalloc(1, sizeof(*nc));
+			char *err = NULL;
+			if (conf_load(c->path, nc, &err) == 0)
+				pctx_load(&p, nc, true);
+			else {
+				log_err("privsep: %s", err);
+				free(err);
+				free(nc);
+			}
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			kill(worker, SIGUSR1);
+		}
+		if (got_term) {
+			int sig = got_term;
+			got_term = 0;
+			kill(worker, sig);
 		}
 		bool eof = false;
 		if (pr > 0 && (pfd.revents & POLLIN))
-			eof = handle_request(psock) < 0;
+			eof = handle_request(psock, &p) < 0;
 		int status;
 		pid_t w;
 		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (w == worker) {
+				pctx_free(&p);
 				if (WIFSIGNALED(status)) {
 					log_err("worker process killed by signal %d", WTERMSIG(status));
 					return 1;
@@ -165,6 +338,7 @@ privsep_parent_loop(int psock, pid_t worker)
 		if (eof || (pr > 0 && (pfd.revents & (POLLHUP | POLLERR)) && !(pfd.revents & POLLIN))) {
 			/* Worker closed its end: wait for it to exit. */
 			waitpid(worker, &status, 0);
+			pctx_free(&p);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 		}
 	}

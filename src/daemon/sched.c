@@ -163,7 +163,7 @@ process_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outc
 	char *sdata;
 	size_t slen;
 	snprintf(path, sizeof(path), "%s/state/%s", s->spool, e->id);
-	if (e->has_state && read_file(path, 1 << 24, &sdata, &slen) == 0) {
+	if (e->has_state && read_file_nofollow(path, 1 << 24, &sdata, &slen) == 0) {
 		(void)qenv_parse_state(sdata, slen, env);
 		free(sdata);
 	}
@@ -451,6 +451,7 @@ sched_free(struct sched **sp)
 	s->stop = true;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	deliver_set_stopping();
 	for (unsigned i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	free(s->threads);

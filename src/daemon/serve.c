@@ -1,4 +1,5 @@
-/* serve: `estafeta serve` — bind, drop privileges, run SMTP intake, queue and delivery. */
+/* serve: `estafeta serve` — bind, drop privileges, run SMTP intake, queue and delivery.
+ * The worker owns its struct conf (a reload replaces it). */
 #include "daemon/serve.h"
 
 #include <errno.h>
@@ -210,12 +211,13 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 	if (serve_load_aliases(c, &w.aliases, &err) < 0 ||
 	    (w.udb = userdb_open(c, vuid, vgid, &err)) == NULL) {
 		log_err("%s", err);
-		return 1;
+		free(err);
+		goto fail;
 	}
 	w.q = queue_open(c->spool, strcmp(c->sync_method, "fsync") == 0 ? QUEUE_SYNC_FILE : QUEUE_SYNC_FS, &qerr);
 	if (w.q == NULL) {
 		log_err("cannot open queue %s: %s", c->spool, qerr);
-		return 1;
+		goto fail;
 	}
 	w.eb = event_base_new();
 	if (w.eb == NULL)
@@ -266,13 +268,19 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 	if (w.aliases)
 		aliases_free(&w.aliases);
 	userdb_free(&w.udb);
-	if (w.conf != c) {
-		conf_free(w.conf);
-		free(w.conf);
-	}
+	conf_free(w.conf);
+	free(w.conf);
 	free(w.conf_path);
 	log_info("daemon stopped");
 	return 0;
+fail:
+	if (w.aliases)
+		aliases_free(&w.aliases);
+	userdb_free(&w.udb);
+	conf_free(c);
+	free(c);
+	free(w.conf_path);
+	return 1;
 }
 
 static int
@@ -314,7 +322,9 @@ bind_unix(const char *path, char **error_r)
 	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
 	unlink(path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	mode_t old = umask(0);
+	/* Mode 0666 from the umask: any local user may submit, as with
+	 * Postfix's maildrop; no chmod through a path that could be swapped. */
+	mode_t old = umask(0111);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 256) < 0) {
 		umask(old);
 		*error_r = xasprintf("%s: %s", path, strerror(errno));
@@ -323,20 +333,58 @@ bind_unix(const char *path, char **error_r)
 		return -1;
 	}
 	umask(old);
-	chmod(path, 0666);	/* any local user may submit, as with Postfix's maildrop */
 	return fd;
 }
 
+/*
+ * As root, before anything else touches the spool: the top and public/ stay
+ * root's (run_user cannot swap their entries for symlinks), the queue
+ * directories become run_user's. Entries are opened without following links,
+ * and a symlink where a directory belongs stops the start.
+ */
 static int
-chown_tree_top(const char *spool, uid_t uid, gid_t gid)
+spool_prepare_root(const char *spool, uid_t uid, gid_t gid, char **error_r)
 {
-	static const char *const sub[] = { "", "/incoming", "/queue", "/state", "/public", "/corrupt", NULL };
-	char p[4096];
-	for (int i = 0; sub[i]; i++) {
-		snprintf(p, sizeof(p), "%s%s", spool, sub[i]);
-		if (chown(p, uid, gid) < 0)
-			return -1;
+	static const struct { const char *name; bool user; mode_t mode; } sub[] = {
+		{ "incoming", true, 0700 }, { "queue", true, 0700 }, { "state", true, 0700 },
+		{ "corrupt", true, 0700 }, { "public", false, 0755 },
+	};
+	struct stat st;
+
+	if (mkdir_p(spool, 0755) < 0 || lstat(spool, &st) < 0) {
+		*error_r = xasprintf("spool %s: %s", spool, strerror(errno));
+		return -1;
 	}
+	int top = open(spool, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top < 0 || fchown(top, 0, 0) < 0 || fchmod(top, 0755) < 0) {
+		*error_r = xasprintf("spool %s: %s", spool, strerror(errno));
+		if (top >= 0)
+			close(top);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		if (mkdirat(top, sub[i].name, sub[i].mode) < 0 && errno != EEXIST) {
+			*error_r = xasprintf("%s/%s: %s", spool, sub[i].name, strerror(errno));
+			close(top);
+			return -1;
+		}
+		int fd = openat(top, sub[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			*error_r = xasprintf("%s/%s is not a directory (%s): refusing to start",
+			    spool, sub[i].name, strerror(errno));
+			close(top);
+			return -1;
+		}
+		int rc = fchown(fd, sub[i].user ? uid : 0, sub[i].user ? gid : 0) |
+		    fchmod(fd, sub[i].mode);
+		close(fd);
+		if (rc < 0) {
+			*error_r = xasprintf("%s/%s: %s", spool, sub[i].name, strerror(errno));
+			close(top);
+			return -1;
+		}
+	}
+	close(top);
 	return 0;
 }
 
@@ -346,11 +394,16 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	struct conf *c = xcalloc(1, sizeof(*c));
 	char *err = NULL;
 	const char *qerr;
+	int *fds = NULL;
+	bool *is_unix = NULL;
+	size_t nfds = 0;
+	char pidpath[4096] = "", sockpath[4096] = "";
+	int rc = 1;
 
 	log_init("estafeta", daemonize, debug ? LOG_L_DEBUG : LOG_L_INFO);
 	if (conf_load(conf_path, c, &err) < 0) {
 		fprintf(stderr, "estafeta: %s\n", err);
-		return 1;
+		goto fail;
 	}
 	if (!debug && strcmp(c->log_level, "debug") == 0)
 		log_init("estafeta", daemonize, LOG_L_DEBUG);
@@ -358,14 +411,14 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	struct aliases *a = NULL;
 	if (serve_load_aliases(c, &a, &err) < 0) {
 		fprintf(stderr, "estafeta: %s\n", err);
-		return 1;
+		goto fail;
 	}
 	if (a)
 		aliases_free(&a);
 	struct userdb *u = userdb_open(c, getuid(), getgid(), &err);
 	if (u == NULL) {
 		fprintf(stderr, "estafeta: %s\n", err);
-		return 1;
+		goto fail;
 	}
 	userdb_free(&u);
 	if (c->nlisteners == 0) {
@@ -375,60 +428,67 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		c->nlisteners = 1;
 	}
 
-	/* The queue directories exist before anyone binds the submission socket. */
-	struct queue *q = queue_open(c->spool, strcmp(c->sync_method, "fsync") == 0 ? QUEUE_SYNC_FILE : QUEUE_SYNC_FS, &qerr);
-	if (q == NULL) {
-		fprintf(stderr, "estafeta: cannot create spool %s: %s\n", c->spool, qerr);
-		return 1;
-	}
-	queue_close(&q);
-
-	size_t nfds = c->nlisteners + 1;
-	int *fds = xcalloc(nfds, sizeof(int));
-	bool *is_unix = xcalloc(nfds, sizeof(bool));
-	for (size_t i = 0; i < c->nlisteners; i++) {
-		fds[i] = bind_inet(&c->listeners[i], &err);
-		if (fds[i] < 0) {
-			fprintf(stderr, "estafeta: %s:%u: %s\n", c->path, c->listeners[i].line, err);
-			return 1;
-		}
-	}
-	char sockpath[4096];
-	snprintf(sockpath, sizeof(sockpath), "%s/public/submit.sock", c->spool);
-	fds[nfds - 1] = bind_unix(sockpath, &err);
-	is_unix[nfds - 1] = true;
-	if (fds[nfds - 1] < 0) {
-		fprintf(stderr, "estafeta: %s\n", err);
-		return 1;
-	}
-
-	if (daemonize && daemon(0, 0) < 0) {
-		fprintf(stderr, "estafeta: daemon: %s\n", strerror(errno));
-		return 1;
-	}
-	char pidpath[4096], pidtxt[32];
-	snprintf(pidpath, sizeof(pidpath), "%s/estafeta.pid", c->spool);
-	int pl = snprintf(pidtxt, sizeof(pidtxt), "%d\n", (int)getpid());
-	if (atomic_write(pidpath, pidtxt, (size_t)pl, 0644) < 0)
-		log_warn("cannot write %s: %s", pidpath, strerror(errno));
-
+	/* The spool exists, owned as it should be, before anything is bound in it. */
 	uid_t vuid = getuid();
 	gid_t vgid = getgid();
-	int rc;
+	struct passwd *pw = NULL;
 	if (geteuid() == 0) {
-		struct passwd *pw = getpwnam(c->run_user);
+		pw = getpwnam(c->run_user);
 		if (pw == NULL) {
 			log_warn("run_user %s does not exist, using nobody", c->run_user);
 			pw = getpwnam("nobody");
 		}
 		if (pw == NULL || pw->pw_uid == 0) {
-			log_err("no unprivileged user to run as (run_user %s)", c->run_user);
-			return 1;
+			fprintf(stderr, "estafeta: no unprivileged user to run as (run_user %s)\n",
+			    c->run_user);
+			goto fail;
 		}
 		vuid = pw->pw_uid;
 		vgid = pw->pw_gid;
-		if (chown_tree_top(c->spool, vuid, vgid) < 0)
-			log_warn("cannot chown %s: %s", c->spool, strerror(errno));
+		if (spool_prepare_root(c->spool, vuid, vgid, &err) < 0) {
+			fprintf(stderr, "estafeta: %s\n", err);
+			goto fail;
+		}
+	} else {
+		struct queue *q = queue_open(c->spool, QUEUE_SYNC_FILE, &qerr);
+		if (q == NULL) {
+			fprintf(stderr, "estafeta: cannot create spool %s: %s\n", c->spool, qerr);
+			goto fail;
+		}
+		queue_close(&q);
+	}
+
+	nfds = c->nlisteners + 1;
+	fds = xcalloc(nfds, sizeof(int));
+	is_unix = xcalloc(nfds, sizeof(bool));
+	for (size_t i = 0; i < nfds; i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		fds[i] = bind_inet(&c->listeners[i], &err);
+		if (fds[i] < 0) {
+			fprintf(stderr, "estafeta: %s:%u: %s\n", c->path, c->listeners[i].line, err);
+			goto fail;
+		}
+	}
+	snprintf(sockpath, sizeof(sockpath), "%s/public/submit.sock", c->spool);
+	fds[nfds - 1] = bind_unix(sockpath, &err);
+	is_unix[nfds - 1] = true;
+	if (fds[nfds - 1] < 0) {
+		fprintf(stderr, "estafeta: %s\n", err);
+		goto fail;
+	}
+
+	if (daemonize && daemon(0, 0) < 0) {
+		fprintf(stderr, "estafeta: daemon: %s\n", strerror(errno));
+		goto fail;
+	}
+	char pidtxt[32];
+	snprintf(pidpath, sizeof(pidpath), "%s/estafeta.pid", c->spool);
+	int pl = snprintf(pidtxt, sizeof(pidtxt), "%d\n", (int)getpid());
+	if (atomic_write(pidpath, pidtxt, (size_t)pl, 0644) < 0)
+		log_warn("cannot write %s: %s", pidpath, strerror(errno));
+
+	if (pw != NULL) {
 		int sp[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 			fatalx("socketpair: %s", strerror(errno));
@@ -447,13 +507,24 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 			close(fds[i]);
 		log_info("privileged parent pid=%d, worker pid=%d runs as %s", (int)getpid(), (int)pid,
 		    pw->pw_name);
-		rc = privsep_parent_loop(sp[0], pid);
-	} else
+		rc = privsep_parent_loop(sp[0], pid, c);
+	} else {
 		rc = worker_main(conf_path, c, fds, is_unix, nfds, -1, vuid, vgid);
+		c = NULL;	/* the worker owned it (a reload may have replaced it) */
+		for (size_t i = 0; i < nfds; i++)
+			fds[i] = -1;	/* closed by the worker's listeners */
+	}
 	unlink(pidpath);
 	unlink(sockpath);
-	conf_free(c);
-	free(c);
+fail:
+	for (size_t i = 0; fds != NULL && i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (c != NULL) {
+		conf_free(c);
+		free(c);
+	}
+	free(err);
 	free(fds);
 	free(is_unix);
 	return rc;

@@ -112,12 +112,36 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+static int read_fd(int fd, size_t max, char **data_r, size_t *len_r);
+
 int
 read_file(const char *path, size_t max, char **data_r, size_t *len_r)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	return read_fd(fd, max, data_r, len_r);
+}
+
+int
+read_file_nofollow(const char *path, size_t max, char **data_r, size_t *len_r)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return read_fd(fd, max, data_r, len_r);
+}
+
+/* Read fd to the end and close it. */
+static int
+read_fd(int fd, size_t max, char **data_r, size_t *len_r)
+{
 	size_t cap = 4096, len = 0;
 	char *buf = xmalloc(cap + 1);
 	for (;;) {

@@ -21,6 +21,9 @@ void str_lower(char *s);
 int write_all(int fd, const void *buf, size_t len);
 /* Read a whole file (at most max bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t max, char **data_r, size_t *len_r);
+/* The same for files in directories others may write (the spool): refuses
+ * symlinks and anything but a regular file. */
+int read_file_nofollow(const char *path, size_t max, char **data_r, size_t *len_r);
 /* fsync a directory by path. */
 int fsync_dir(const char *path);
 /* mkdir -p with mode for the created components. */

@@ -476,7 +476,7 @@ queue_load(const char *qdir, const char *id, struct qenv *env, const char **erro
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s/%s", qdir, id);
-	if (read_file(path, (size_t)1 << 31, &data, &len) < 0) {
+	if (read_file_nofollow(path, (size_t)1 << 31, &data, &len) < 0) {
 		*error_r = strerror(errno);
 		return -1;
 	}
@@ -486,7 +486,7 @@ queue_load(const char *qdir, const char *id, struct qenv *env, const char **erro
 		return -1;
 	/* state lives beside queue/ in spool/state */
 	snprintf(path, sizeof(path), "%s/../state/%s", qdir, id);
-	if (read_file(path, 1 << 24, &data, &len) == 0) {
+	if (read_file_nofollow(path, 1 << 24, &data, &len) == 0) {
 		(void)qenv_parse_state(data, len, env);
 		free(data);
 	}
