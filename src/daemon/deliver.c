@@ -131,6 +131,7 @@ deliver_pipe(const struct dest_req *r, const char *body, struct dest_result *res
 		return;
 	}
 	if (pid == 0) {
+		setpgid(0, 0);	/* the command and whatever it starts: one group to kill */
 		dup2(in[0], 0);
 		int null = open("/dev/null", O_WRONLY);
 		if (null >= 0) {
@@ -196,6 +197,7 @@ deliver_pipe(const struct dest_req *r, const char *body, struct dest_result *res
 		if (w < 0 && errno != EINTR)
 			break;
 		if (timed_out || now_ms() > deadline || atomic_load(&stopping)) {
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			timed_out = true;

@@ -231,6 +231,40 @@ deliver_child(const struct dest_req *r, int qfd, int rfd)
 	_exit(0);
 }
 
+/* Delivery children still running, killed (with their commands) when the worker is gone. */
+#define MAX_KIDS 1024
+static pid_t kids[MAX_KIDS];
+
+static void
+kids_add(pid_t pid)
+{
+	for (int i = 0; i < MAX_KIDS; i++)
+		if (kids[i] == 0) {
+			kids[i] = pid;
+			return;
+		}
+}
+
+static void
+kids_reaped(pid_t pid)
+{
+	for (int i = 0; i < MAX_KIDS; i++)
+		if (kids[i] == pid)
+			kids[i] = 0;
+}
+
+/* At shutdown: their recipients stay queued and are delivered after restart. */
+static void
+kids_kill(void)
+{
+	for (int i = 0; i < MAX_KIDS; i++)
+		if (kids[i] > 0) {
+			kill(-kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = 0;
+		}
+}
+
 /* 0 handled (or dropped), -1 when the worker closed its end. */
 static int
 handle_request(int psock, const struct pctx *p)
@@ -269,10 +303,15 @@ handle_request(int psock, const struct pctx *p)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(psock);
+		setpgid(0, 0);	/* with any command it runs: one group to stop */
 		deliver_child(&r, fds[0], fds[1]);
 	}
 	if (pid < 0)
 		log_warn("privsep: fork: %s", strerror(errno));
+	else {
+		setpgid(pid, pid);
+		kids_add(pid);
+	}
 out:
 	if (fds[0] >= 0)
 		close(fds[0]);
@@ -326,7 +365,9 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c)
 		int status;
 		pid_t w;
 		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+			kids_reaped(w);
 			if (w == worker) {
+				kids_kill();
 				pctx_free(&p);
 				if (WIFSIGNALED(status)) {
 					log_err("worker process killed by signal %d", WTERMSIG(status));
@@ -338,6 +379,7 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c)
 		if (eof || (pr > 0 && (pfd.revents & (POLLHUP | POLLERR)) && !(pfd.revents & POLLIN))) {
 			/* Worker closed its end: wait for it to exit. */
 			waitpid(worker, &status, 0);
+			kids_kill();
 			pctx_free(&p);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 		}

@@ -248,7 +248,15 @@ def t_spool_symlinks():
         r = as_run_user("mv {sp}/incoming {sp}/incoming.old && ln -s {v} {sp}/incoming && "
                         "mv {sp}/state {sp}/state.old && ln -s {f} {sp}/state"
                         .format(sp=sp, v=victim, f=vfile))
-        eq(r.returncode, 0, "run_user can rearrange the spool (%s)" % r.stderr.strip())
+        if r.returncode != 0:
+            # The spool top is root's: run_user cannot swap its directories at all.
+            check("Permission denied" in r.stderr,
+                  "rearranging the spool failed for another reason: %s" % r.stderr.strip())
+            st = os.stat(sp)
+            eq(st.st_uid, 0, "spool top owner")
+            check(not (st.st_mode & 0o022), "spool top is group/other writable")
+            check(not os.path.islink(os.path.join(sp, "incoming")), "spool/incoming is a symlink")
+            return
         try:
             s.start()
         except Failure:
@@ -289,7 +297,10 @@ def t_pidfile_signal():
         try:
             r = as_run_user("echo %d > {sp}/pid.tmp && mv -f {sp}/pid.tmp {sp}/estafeta.pid"
                             .format(sp=s.spool) % victim.pid)
-            eq(r.returncode, 0, "run_user can replace spool/estafeta.pid (%s)" % r.stderr.strip())
+            if r.returncode != 0:
+                # The pid file lives in root's spool top: run_user cannot replace it.
+                check("Permission denied" in r.stderr,
+                      "replacing the pid file failed for another reason: %s" % r.stderr.strip())
             s.cli("queue", "-c", s.conf, "flush")
             time.sleep(0.3)
             rc = victim.poll()
