@@ -31,7 +31,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps test unit integration san run install fuzz clean docs
+.PHONY: all deps test unit integration san run install fuzz fuzz-smoke clean docs
 all: $(BUILD)/estafeta
 
 deps:
@@ -56,9 +56,10 @@ unit: $(UNIT_BIN)
 
 # `make test`: deps, release build + unit + integration, then the same under ASan+UBSan.
 test: deps
-	$(MAKE) all unit
-	$(MAKE) CC=clang BUILD=build-clang all
-	$(MAKE) SAN=1 all unit
+	$(MAKE) -j2 all unit
+	$(MAKE) -j2 CC=clang BUILD=build-clang all
+	$(MAKE) -j2 SAN=1 all unit
+	$(MAKE) -j2 fuzz
 	sh tests/run.sh
 
 san:
@@ -70,12 +71,27 @@ integration: all
 run: deps all
 	ESTAFETA_PORT_BASE=$${ESTAFETA_PORT_BASE-20000} $(BUILD)/estafeta demo $${DEMO_DIR:-/tmp/estafeta-demo}
 
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRC)
-	@mkdir -p build-fuzz
-	clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	    -o $@ $< $(LIB_SRC) $(PKG_LIBS) -pthread
+# libFuzzer targets: the library is compiled once with coverage, each target links it.
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+build-fuzz/libestafeta.a: $(FUZZ_OBJ)
+	$(AR) rcs $@ $^
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libestafeta.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libestafeta.a $(PKG_LIBS) -pthread
 
 fuzz: $(FUZZ_BIN)
+
+# Every fuzz target over its seed corpus plus a short run of new inputs.
+FUZZ_RUNS ?= 20000
+fuzz-smoke: fuzz
+	@set -e; for t in $(FUZZ_BIN); do n=$$(basename $$t); c=tests/fuzz/corpus/$${n#fuzz_}; \
+	    mkdir -p build-fuzz/work/$$n; \
+	    $$t -runs=$(FUZZ_RUNS) -max_len=4096 build-fuzz/work/$$n $$c >build-fuzz/$$n.log 2>&1 \
+	    || { tail -30 build-fuzz/$$n.log; echo "fuzz $$n: FAILED"; exit 1; }; \
+	    echo "fuzz $$n: ok ($(FUZZ_RUNS) runs)"; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/estafeta

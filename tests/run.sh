@@ -39,6 +39,21 @@ for build in build build-san; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
+# Every fuzz target over its seed corpus plus fresh inputs (a regression pass, not a campaign).
+for t in build-fuzz/fuzz_*; do
+	[ -x "$t" ] || continue
+	n=$(basename "$t")
+	work=$(mktemp -d)
+	if "$t" -runs="${FUZZ_RUNS:-20000}" -max_len=4096 "$work" "tests/fuzz/corpus/${n#fuzz_}" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		echo "fuzz $n: ok"
+	else
+		failed=$((failed + 1))
+		echo "fuzz $n: FAILED"
+		tail -30 "$log"
+	fi
+	rm -rf "$work"
+done
 # The settings reference in docs/CONFIG.md matches the code.
 if python3 tools/gendoc.py --check build/estafeta docs/CONFIG.md; then
 	passed=$((passed + 1))

@@ -194,6 +194,7 @@ sendmail_main(int argc, char **argv, const char *conf_path)
 	char *err;
 	if (conf_load(conf_path, &c, &err) < 0) {
 		fprintf(stderr, "sendmail: %s\n", err);
+		free(err);
 		return EX_CONFIG;
 	}
 	for (; i < argc; i++) {
