@@ -620,38 +620,18 @@ fail:
 	return -1;
 }
 
-/* Compare key case-insensitively with an already lower-cased name. */
 static int
-lcase_cmp(const char *key, const char *name)
+entry_key_cmp(const void *key, const void *elem)
 {
-	for (;; key++, name++) {
-		unsigned char k = (unsigned char)*key, n = (unsigned char)*name;
-		if (k >= 'A' && k <= 'Z')
-			k = (unsigned char)(k + ('a' - 'A'));
-		if (k != n || k == '\0')
-			return (int)k - (int)n;
-	}
+	return str_cmp_lower(key, ((const struct alias_entry *)elem)->name);
 }
 
 const struct alias_entry *
 aliases_lookup(const struct aliases *a, const char *name)
 {
-	size_t lo = 0, hi;
-
-	if (a == NULL || name == NULL)
+	if (a == NULL || name == NULL || a->nentries == 0)
 		return NULL;
-	hi = a->nentries;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = lcase_cmp(name, a->entries[mid].name);
-		if (c == 0)
-			return &a->entries[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return bsearch(name, a->entries, a->nentries, sizeof(a->entries[0]), entry_key_cmp);
 }
 
 void

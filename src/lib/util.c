@@ -95,6 +95,18 @@ str_lower(char *s)
 }
 
 int
+str_cmp_lower(const char *key, const char *lowered)
+{
+	for (;; key++, lowered++) {
+		unsigned char k = (unsigned char)*key, n = (unsigned char)*lowered;
+		if (k >= 'A' && k <= 'Z')
+			k = (unsigned char)(k + ('a' - 'A'));
+		if (k != n || k == '\0')
+			return (int)k - (int)n;
+	}
+}
+
+int
 write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -16,6 +16,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ASCII case-insensitive equality of a and the first n bytes of b, b NUL-free. */
 bool str_ieq(const char *a, const char *b);
 void str_lower(char *s);
+/* strcmp of key, ASCII-lower-cased on the fly, with an already lower-cased
+ * name (for bsearch over lower-cased tables). */
+int str_cmp_lower(const char *key, const char *lowered);
 
 /* Write all of buf, retrying short writes and EINTR. 0 or -1 with errno. */
 int write_all(int fd, const void *buf, size_t len);

@@ -225,36 +225,16 @@ pwf_free(struct pwf **pp)
 	*pp = NULL;
 }
 
-/* Compare key case-insensitively with an already lower-cased name. */
 static int
-lcase_cmp(const char *key, const char *name)
+user_key_cmp(const void *key, const void *elem)
 {
-	for (;; key++, name++) {
-		unsigned char k = (unsigned char)*key, n = (unsigned char)*name;
-		if (k >= 'A' && k <= 'Z')
-			k = (unsigned char)(k + ('a' - 'A'));
-		if (k != n || k == '\0')
-			return (int)k - (int)n;
-	}
+	return str_cmp_lower(key, ((const struct pwf_user *)elem)->user);
 }
 
 const struct pwf_user *
 pwf_lookup(const struct pwf *p, const char *user)
 {
-	size_t lo = 0, hi;
-
-	if (p == NULL || user == NULL)
+	if (p == NULL || user == NULL || p->nusers == 0)
 		return NULL;
-	hi = p->nusers;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = lcase_cmp(user, p->users[mid].user);
-		if (c == 0)
-			return &p->users[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return bsearch(user, p->users, p->nusers, sizeof(p->users[0]), user_key_cmp);
 }
