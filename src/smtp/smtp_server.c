@@ -61,6 +61,7 @@ struct session {
 	uint64_t bdat_left;
 	bool bdat_last, chunk_active;
 	uint64_t declared_size;
+	uint64_t msg_size;	/* stored size, for the log line after the commit */
 
 	/* counters for the disconnect line */
 	unsigned n_cmds, n_mail, n_rcpt, n_data, n_bdat, n_quit, n_rset, n_msgs;
@@ -304,7 +305,7 @@ commit_done(void *arg, int result, const char *error)
 	struct smtp_server *srv = s->srv;
 
 	if (result == 0) {
-		uint64_t size = s->data.out_bytes;
+		uint64_t size = s->msg_size;
 		log_info("%s: from=<%s> size=%" PRIu64 " nrcpt=%zu (queue active)", s->env.id,
 		    s->env.sender, size, s->env.nrcpts);
 		if (srv->ops.queued)
@@ -374,6 +375,7 @@ data_end(struct session *s)
 	s->paused = true;
 	struct qfile *qf = s->qf;
 	s->qf = NULL;
+	s->msg_size = queue_file_size(qf);
 	queue_file_commit(qf, commit_done, s);
 }
 
