@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fsync_group.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "store/maildir.h"
@@ -83,7 +84,7 @@ batch_flush(struct deliver_batch *b, bool new_dirs)
 		char path[1100];
 		snprintf(path, sizeof(path), "%s/%s", it->st.dir, new_dirs ? "new" : "tmp");
 		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int rc = fd < 0 ? -1 : (b->use_syncfs ? syncfs(fd) : fsync(fd));
+		int rc = fd < 0 ? -1 : (b->use_syncfs ? fsync_group(fd) : fsync(fd));
 		int e = errno;
 		if (fd >= 0)
 			close(fd);

@@ -16,6 +16,7 @@
 
 #include <zlib.h>
 
+#include "lib/fsync_group.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -593,7 +594,7 @@ commit_thread(void *arg)
 		/* syncfs: one flush makes every file of the group and its directory
 		 * entry durable; a file torn by a crash before it returned was never
 		 * acknowledged and fails its checksum on recovery. */
-		if (any && (q->sync == QUEUE_SYNC_FS ? syncfs(q->qdir_fd) : fsync(q->qdir_fd)) < 0) {
+		if (any && (q->sync == QUEUE_SYNC_FS ? fsync_group(q->qdir_fd) : fsync(q->qdir_fd)) < 0) {
 			int e = errno;
 			for (struct qfile *f = batch; f; f = f->next)
 				if (f->error == 0) {
