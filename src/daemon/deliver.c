@@ -53,9 +53,29 @@ set_result(struct dest_result *res, int status, const char *dsn, const char *fmt
 void
 deliver_batch_free(struct deliver_batch *b)
 {
+	/* Call after deliver_batch_finish(): every item is published or taken back. */
+	for (size_t i = 0; i < b->ndirs; i++)
+		maildir_dirs_close(&b->dirs[i]);
+	free(b->dirs);
 	free(b->items);
 	b->items = NULL;
-	b->n = 0;
+	b->dirs = NULL;
+	b->n = b->ndirs = 0;
+}
+
+/* The batch's open maildir for path, opening (and creating) it on first use. */
+static struct maildir_dirs *
+batch_dirs(struct deliver_batch *b, const char *path, int *rc, const char **err)
+{
+	for (size_t i = 0; i < b->ndirs; i++)
+		if (strcmp(b->dirs[i].dir, path) == 0)
+			return &b->dirs[i];
+	struct maildir_dirs d;
+	if ((*rc = maildir_dirs_open(path, &d, err)) != STORE_OK)
+		return NULL;
+	b->dirs = xreallocarray(b->dirs, b->ndirs + 1, sizeof(d));
+	b->dirs[b->ndirs] = d;
+	return &b->dirs[b->ndirs++];
 }
 
 static void
@@ -396,15 +416,18 @@ deliver_user(const struct delivery_ctx *dc, const struct qenv *env, const char *
 		struct staged_delivery it = { .o = b->cur };
 		struct stat st;
 		const char *err = NULL;
-		int rc = maildir_stage(r.path, r.prefix, r.prefix_len, file + r.body_off,
-		    r.body_len, !b->use_syncfs, &it.st, &err);
+		int rc = STORE_OK;
+		struct maildir_dirs *d = batch_dirs(b, r.path, &rc, &err);
+		if (d != NULL)
+			rc = maildir_stage_in(d, r.prefix, r.prefix_len, file + r.body_off,
+			    r.body_len, !b->use_syncfs, &it.st, &err);
 		if (rc != STORE_OK) {
 			set_result(&o->r, rc == STORE_PERM ? DS_BOUNCE : DS_DEFER,
 			    rc == STORE_PERM ? "5.2.0" : "4.2.0", "maildir delivery failed: %s: %s",
 			    r.path, err ? err : "error");
 			return;
 		}
-		it.dev = stat(r.path, &st) == 0 ? st.st_dev : 0;
+		it.dev = fstat(it.st.tfd, &st) == 0 ? st.st_dev : 0;
 		b->items = xreallocarray(b->items, b->n + 1, sizeof(it));
 		b->items[b->n++] = it;
 		set_result(&o->r, DS_SENT, "2.0.0", "delivered to maildir %s", r.path);

@@ -74,6 +74,8 @@ struct deliver_batch {
 	bool use_syncfs;
 	struct staged_delivery *items;
 	size_t n;
+	struct maildir_dirs *dirs;	/* maildirs opened by this batch */
+	size_t ndirs;
 	struct rcpt_outcome *cur;	/* outcome that staged deliveries report to */
 };
 void deliver_batch_finish(struct deliver_batch *b);

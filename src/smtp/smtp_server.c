@@ -84,6 +84,7 @@ struct smtp_server {
 	unsigned nsessions;
 	char *scratch;		/* DATA scanner output */
 	bool stopping;		/* no new commands: answer what is in flight, then close */
+	unsigned long long avail, avail_at;	/* spool free bytes, and when sampled (ms) */
 };
 
 static void session_process(struct session *s);
@@ -404,15 +405,22 @@ cmd_ehlo(struct session *s, struct smtp_cmd *c, bool esmtp)
 	reply(s, "250 CHUNKING");
 }
 
-/* Like Postfix: refuse early when the spool could not hold the message. */
+/* Like Postfix: refuse early when the spool could not hold the message.
+ * Free space is sampled at most once a second. */
 static bool
 spool_has_room(const struct session *s)
 {
-	const struct conf *cf = s->srv->conf;
-	struct statvfs sv;
-	if (statvfs(cf->spool, &sv) < 0)
-		return true;	/* the commit will tell */
-	unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	struct smtp_server *srv = s->srv;
+	const struct conf *cf = srv->conf;
+	unsigned long long now = now_ms();
+	if (srv->avail_at == 0 || now - srv->avail_at >= 1000) {
+		struct statvfs sv;
+		if (statvfs(cf->spool, &sv) < 0)
+			return true;	/* the commit will tell */
+		srv->avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+		srv->avail_at = now;
+	}
+	unsigned long long avail = srv->avail;
 	unsigned long long need = s->declared_size > 0 ?
 	    s->declared_size + (unsigned long long)cf->queue_minfree :
 	    (unsigned long long)cf->queue_minfree;

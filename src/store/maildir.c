@@ -249,13 +249,47 @@ md_rename_noreplace(int ofd, const char *oname, int nfd, const char *nname)
 }
 
 int
-maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
-    size_t msg_len, int sync_file, struct maildir_staged *st, const char **error_r)
+maildir_dirs_open(const char *dir, struct maildir_dirs *d, const char **error_r)
+{
+	int dfd, r;
+
+	d->tfd = d->nfd = -1;
+	if (strlcpy(d->dir, dir, sizeof(d->dir)) >= sizeof(d->dir)) {
+		*error_r = "maildir path too long";
+		return STORE_PERM;
+	}
+	r = md_open_dirs(dir, &dfd, &d->tfd, &d->nfd, error_r);
+	if (r == STORE_TEMP && errno == ENOENT) {
+		/* First delivery: make the maildir, then open it again. */
+		if ((r = maildir_create(dir, error_r)) == STORE_OK)
+			r = md_open_dirs(dir, &dfd, &d->tfd, &d->nfd, error_r);
+	}
+	if (r != STORE_OK)
+		return r;
+	close(dfd);
+	return STORE_OK;
+}
+
+void
+maildir_dirs_close(struct maildir_dirs *d)
+{
+	if (d->tfd >= 0)
+		close(d->tfd);
+	if (d->nfd >= 0)
+		close(d->nfd);
+	d->tfd = d->nfd = -1;
+}
+
+int
+maildir_stage_in(const struct maildir_dirs *d, const char *prefix, size_t prefix_len,
+    const char *msg, size_t msg_len, int sync_file, struct maildir_staged *st,
+    const char **error_r)
 {
 	struct iovec iov[2];
-	int dfd, tfd, nfd, fd = -1, r, tries, e;
+	int fd = -1, tries, e;
 
 	memset(st, 0, sizeof(*st));
+	st->tfd = st->nfd = -1;
 	if (prefix_len > SIZE_MAX - msg_len) {
 		*error_r = "message too large";
 		return STORE_PERM;
@@ -264,36 +298,22 @@ maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char
 		*error_r = "NULL buffer with non-zero length";
 		return STORE_PERM;
 	}
-	if (strlcpy(st->dir, dir, sizeof(st->dir)) >= sizeof(st->dir)) {
-		*error_r = "maildir path too long";
-		return STORE_PERM;
-	}
+	strlcpy(st->dir, d->dir, sizeof(st->dir));
 	st->size = prefix_len + msg_len;
-	st->tfd = st->nfd = -1;
-	r = md_open_dirs(dir, &dfd, &tfd, &nfd, error_r);
-	if (r == STORE_TEMP && errno == ENOENT) {
-		/* First delivery: make the maildir, then open it again. */
-		if ((r = maildir_create(dir, error_r)) == STORE_OK)
-			r = md_open_dirs(dir, &dfd, &tfd, &nfd, error_r);
-	}
-	if (r != STORE_OK)
-		return r;
-	r = STORE_TEMP;
 
 	for (tries = 0; tries < NAME_TRIES; tries++) {
 		if (md_unique(st->tname, sizeof(st->tname), st->size) < 0) {
 			*error_r = "maildir unique name too long";
-			r = STORE_PERM;
-			goto out;
+			return STORE_PERM;
 		}
-		fd = openat(tfd, st->tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		fd = openat(d->tfd, st->tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {
 		*error_r = md_err("create maildir tmp file", errno);
-		goto out;
+		return STORE_TEMP;
 	}
 	iov[0].iov_base = (void *)(uintptr_t)prefix;
 	iov[0].iov_len = prefix_len;
@@ -314,35 +334,50 @@ maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char
 		*error_r = md_err("close maildir tmp file", e);
 		goto unlink_tmp;
 	}
-	/* Keep tmp/ and new/ open for maildir_publish: no second lookup. */
+	/* Borrowed: d stays open until the staged file is published or unstaged. */
 	st->staged = 1;
-	st->tfd = tfd;
-	st->nfd = nfd;
-	close(dfd);
+	st->tfd = d->tfd;
+	st->nfd = d->nfd;
 	return STORE_OK;
 
 unlink_tmp:
 	if (fd >= 0)
 		close(fd);
-	fd = -1;
-	unlinkat(tfd, st->tname, 0);
-out:
-	if (fd >= 0)
-		close(fd);
-	close(nfd);
-	close(tfd);
-	close(dfd);
-	return r;
+	unlinkat(d->tfd, st->tname, 0);
+	return STORE_TEMP;
+}
+
+int
+maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
+    size_t msg_len, int sync_file, struct maildir_staged *st, const char **error_r)
+{
+	struct maildir_dirs d;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->tfd = st->nfd = -1;
+	if ((r = maildir_dirs_open(dir, &d, error_r)) != STORE_OK)
+		return r;
+	r = maildir_stage_in(&d, prefix, prefix_len, msg, msg_len, sync_file, st, error_r);
+	if (r != STORE_OK) {
+		maildir_dirs_close(&d);
+		return r;
+	}
+	st->owns_fds = 1;	/* this staging opened them: publish/unstage close them */
+	return STORE_OK;
 }
 
 static void
 md_close_staged(struct maildir_staged *st)
 {
-	if (st->tfd >= 0)
-		close(st->tfd);
-	if (st->nfd >= 0)
-		close(st->nfd);
+	if (st->owns_fds) {
+		if (st->tfd >= 0)
+			close(st->tfd);
+		if (st->nfd >= 0)
+			close(st->nfd);
+	}
 	st->tfd = st->nfd = -1;
+	st->owns_fds = 0;
 }
 
 int

@@ -49,9 +49,23 @@ struct maildir_staged {
 	size_t size;
 	int staged, published;
 	int tfd, nfd;		/* tmp/ and new/ while staged */
+	int owns_fds;		/* opened by maildir_stage (else borrowed from maildir_dirs) */
 };
 int maildir_stage(const char *dir, const char *prefix, size_t prefix_len, const char *msg,
     size_t msg_len, int sync_file, struct maildir_staged *st, const char **error_r);
 int maildir_publish(struct maildir_staged *st, char *name_r, size_t name_sz, const char **error_r);
 void maildir_unstage(struct maildir_staged *st);
+
+/* A maildir opened once (created when missing) for several stagings, e.g. all
+ * the deliveries of a batch to one mailbox; keep it open until each of them
+ * is published or unstaged. */
+struct maildir_dirs {
+	char dir[1024];
+	int tfd, nfd;
+};
+int maildir_dirs_open(const char *dir, struct maildir_dirs *d, const char **error_r);
+void maildir_dirs_close(struct maildir_dirs *d);
+int maildir_stage_in(const struct maildir_dirs *d, const char *prefix, size_t prefix_len,
+    const char *msg, size_t msg_len, int sync_file, struct maildir_staged *st,
+    const char **error_r);
 #endif
