@@ -100,6 +100,7 @@ install: all
 	ln -sf estafeta $(DESTDIR)$(PREFIX)/sbin/mailq
 	ln -sf estafeta $(DESTDIR)$(PREFIX)/sbin/newaliases
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/estafeta/
+	install -m 0644 etc/estafeta.conf $(DESTDIR)$(PREFIX)/share/doc/estafeta/estafeta.conf.example
 
 # Refresh the generated settings table in docs/CONFIG.md.
 docs: all
