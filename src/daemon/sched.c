@@ -52,6 +52,7 @@ struct result {
 
 struct sched {
 	struct event_base *eb;
+	struct queue *q;		/* delivered files are recycled through it; may be NULL */
 	const struct conf *conf;
 	char *spool, *qdir;
 	struct delivery_ctx dc;
@@ -148,7 +149,14 @@ process_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outc
 		log_warn("%s: cannot read queue file: %s", e->id, strerror(errno));
 		return;
 	}
-	if (qenv_parse(map, (size_t)st.st_size, env, &err) < 0) {
+	bool bad = qenv_parse(map, (size_t)st.st_size, env, &err) < 0;
+	if (!bad && strcmp(env->id, e->id) != 0) {
+		qenv_free(env);
+		err = "holds another message (a reused queue file whose new content never "
+		    "became durable)";
+		bad = true;
+	}
+	if (bad) {
 		/* Never acknowledged (torn by a crash) or damaged: keep it for the admin. */
 		release_map(map, (size_t)st.st_size);
 		close(fd);
@@ -212,7 +220,8 @@ finish_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outco
 	}
 	res->e = e;
 	if (!pending) {
-		if (queue_remove(s->spool, e->id) < 0 && errno != ENOENT)
+		if ((s->q != NULL ? queue_recycle(s->q, e->id) : queue_remove(s->spool, e->id)) < 0 &&
+		    errno != ENOENT)
 			log_warn("%s: cannot remove queue file: %s", e->id, strerror(errno));
 		else
 			log_info("%s: removed", e->id);
@@ -361,11 +370,12 @@ on_results(evutil_socket_t fd, short what, void *arg)
 }
 
 struct sched *
-sched_new(struct event_base *eb, const struct conf *c, const char *spool,
+sched_new(struct event_base *eb, const struct conf *c, const char *spool, struct queue *q,
     const struct delivery_ctx *dc)
 {
 	struct sched *s = xcalloc(1, sizeof(*s));
 	s->eb = eb;
+	s->q = q;
 	s->conf = c;
 	s->spool = xstrdup(spool);
 	s->qdir = xasprintf("%s/queue", spool);

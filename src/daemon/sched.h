@@ -7,12 +7,13 @@
 
 #include "conf/conf.h"
 #include "daemon/deliver.h"
+#include "queue/queue.h"
 
 struct event_base;
 struct sched;
 
 struct sched *sched_new(struct event_base *eb, const struct conf *c, const char *spool,
-    const struct delivery_ctx *dc);
+    struct queue *q, const struct delivery_ctx *dc);
 /* Deliver id now, or not before not_before (0: now). Idempotent. recovered:
  * found in the spool at start-up, so it may have retry state on disk. */
 void sched_enqueue(struct sched *s, const char *id, time_t not_before, bool recovered);

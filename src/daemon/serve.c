@@ -226,7 +226,7 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 	    on_queue_notify, &w);
 	event_add(qev, NULL);
 	delivery_ctx_fill(&w);
-	w.sched = sched_new(w.eb, c, c->spool, &w.dc);
+	w.sched = sched_new(w.eb, c, c->spool, w.q, &w.dc);
 	struct smtp_server_ops ops = { .check_rcpt = check_rcpt, .queued = on_queued, .ctx = &w };
 	w.smtp = smtp_server_new(w.eb, c, w.q, &ops);
 	for (size_t i = 0; i < nfds; i++)
@@ -347,7 +347,7 @@ spool_prepare_root(const char *spool, uid_t uid, gid_t gid, char **error_r)
 {
 	static const struct { const char *name; bool user; mode_t mode; } sub[] = {
 		{ "incoming", true, 0700 }, { "queue", true, 0700 }, { "state", true, 0700 },
-		{ "corrupt", true, 0700 }, { "public", false, 0755 },
+		{ "corrupt", true, 0700 }, { "free", true, 0700 }, { "public", false, 0755 },
 	};
 	struct stat st;
 

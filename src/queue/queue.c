@@ -49,7 +49,17 @@ struct queue {
 	struct qfile *pending, **pending_tail;
 	struct qfile *done, **done_tail;
 	bool stop;
+	/* Delivered queue files kept in free/ for reuse. On a busy file system
+	 * creating a file is the dearest step of all (ext4 without a journal
+	 * scans past every recently deleted inode), so a new message takes a
+	 * used file (rename + truncate) and a delivered one is not deleted. */
+	pthread_mutex_t free_mu;
+	char **free_names;
+	size_t nfree;
+	char *freedir;
 };
+
+#define FREE_MAX 4096
 
 /* ---- ids ---- */
 
@@ -485,6 +495,12 @@ queue_load(const char *qdir, const char *id, struct qenv *env, const char **erro
 	free(data);
 	if (rc < 0)
 		return -1;
+	if (strcmp(env->id, id) != 0) {
+		*error_r = "queue file holds another message (a reused file whose new content "
+		    "never became durable)";
+		qenv_free(env);
+		return -1;
+	}
 	/* state lives beside queue/ in spool/state */
 	snprintf(path, sizeof(path), "%s/../state/%s", qdir, id);
 	if (read_file_nofollow(path, 1 << 24, &data, &len) == 0) {
@@ -504,6 +520,27 @@ queue_quarantine(const char *spool, const char *id)
 	snprintf(from, sizeof(from), "%s/state/%s", spool, id);
 	(void)unlink(from);
 	return rc;
+}
+
+int
+queue_recycle(struct queue *q, const char *id)
+{
+	char from[4096], to[4096];
+
+	snprintf(from, sizeof(from), "%s/../state/%s", q->qdir, id);
+	(void)unlink(from);
+	snprintf(from, sizeof(from), "%s/%s", q->qdir, id);
+	pthread_mutex_lock(&q->free_mu);
+	if (q->nfree < FREE_MAX) {
+		snprintf(to, sizeof(to), "%s/%s", q->freedir, id);
+		if (rename(from, to) == 0) {
+			q->free_names[q->nfree++] = xstrdup(id);
+			pthread_mutex_unlock(&q->free_mu);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&q->free_mu);
+	return unlink(from);
 }
 
 int
@@ -623,7 +660,8 @@ commit_thread(void *arg)
 struct queue *
 queue_open(const char *spool, enum queue_sync sync, const char **error_r)
 {
-	static const char *const sub[] = { "incoming", "queue", "state", "public", "corrupt", NULL };
+	static const char *const sub[] = { "incoming", "queue", "state", "public", "corrupt", "free",
+		NULL };
 	char path[4096];
 
 	if (mkdir_p(spool, 0755) < 0) {
@@ -662,6 +700,22 @@ queue_open(const char *spool, enum queue_sync sync, const char **error_r)
 	}
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
+	pthread_mutex_init(&q->free_mu, NULL);
+	q->freedir = xasprintf("%s/free", spool);
+	q->free_names = xcalloc(FREE_MAX, sizeof(char *));
+	if ((d = opendir(q->freedir)) != NULL) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (q->nfree < FREE_MAX && strlen(de->d_name) == QUEUE_ID_LEN &&
+			    strspn(de->d_name, "0123456789ABCDEF") == QUEUE_ID_LEN)
+				q->free_names[q->nfree++] = xstrdup(de->d_name);
+			else
+				unlinkat(dirfd(d), de->d_name, 0);
+		}
+		closedir(d);
+	}
 	q->pending_tail = &q->pending;
 	q->done_tail = &q->done;
 	if (pthread_create(&q->thread, NULL, commit_thread, q) != 0)
@@ -684,6 +738,10 @@ queue_close(struct queue **qp)
 	close(q->notify[0]);
 	close(q->notify[1]);
 	close(q->qdir_fd);
+	for (size_t i = 0; i < q->nfree; i++)
+		free(q->free_names[i]);
+	free(q->free_names);
+	free(q->freedir);
 	free(q->spool);
 	free(q->incoming);
 	free(q->qdir);
@@ -744,6 +802,22 @@ queue_file_create(struct queue *q, struct qenv *env, const char **error_r)
 	for (int tries = 0;; tries++) {
 		queue_make_id(env->id);
 		snprintf(path, sizeof(path), "%s/%s", q->incoming, env->id);
+		char *reuse = NULL;
+		pthread_mutex_lock(&q->free_mu);
+		if (q->nfree > 0)
+			reuse = q->free_names[--q->nfree];
+		pthread_mutex_unlock(&q->free_mu);
+		if (reuse != NULL) {
+			char from[4096];
+			snprintf(from, sizeof(from), "%s/%s", q->freedir, reuse);
+			free(reuse);
+			if (rename(from, path) == 0) {
+				f->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+				if (f->fd >= 0)
+					break;
+				unlink(path);
+			}
+		}
 		f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (f->fd >= 0)
 			break;

@@ -90,6 +90,12 @@ int queue_load(const char *qdir, const char *id, struct qenv *env, const char **
 int queue_save_state(const char *spool, const struct qenv *env);
 /* Move a damaged queue file to spool/corrupt/ (kept for the admin, never delivered). */
 int queue_quarantine(const char *spool, const char *id);
+/* Finish with a delivered message in the daemon: its file moves to free/ and a
+ * later message reuses it (or it is removed when enough are kept). A reused
+ * file that a crash left in queue/ before its new content was durable still
+ * holds the old message, whose id does not match the file name: readers
+ * reject it like a torn file. */
+int queue_recycle(struct queue *q, const char *id);
 /* Remove a delivered or deleted message. */
 int queue_remove(const char *spool, const char *id);
 void qenv_free(struct qenv *env);

@@ -1109,6 +1109,81 @@ test_state_save_load(void **state)
 	free(dir);
 }
 
+/* A delivered file is reused by the next message: same inode, new content; a
+ * reused file still holding an older message is rejected by its name. */
+static void
+test_recycle(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir();
+	const char *err = NULL;
+	struct queue *q = queue_open(dir, QUEUE_SYNC_FS, &err);
+	struct qenv e1, e2, p;
+	struct cbstate st = { 0 };
+	struct stat sb1, sb2;
+
+	assert_non_null(q);
+	char *qdir = xasprintf("%s/queue", dir);
+	sample_env(&e1);
+	struct qfile *f = queue_file_create(q, &e1, &err);
+	assert_non_null(f);
+	char *big = make_body(10000, 1);
+	assert_int_equal(queue_file_write(f, big, 10000), 0);
+	queue_file_commit(f, commit_cb, &st);
+	wait_callbacks(q, &st, 1);
+	char *p1 = xasprintf("%s/%s", qdir, e1.id);
+	assert_int_equal(stat(p1, &sb1), 0);
+
+	assert_int_equal(queue_recycle(q, e1.id), 0);
+	assert_false(exists(dir, "queue", e1.id));
+	assert_true(exists(dir, "free", e1.id));
+
+	sample_env(&e2);
+	f = queue_file_create(q, &e2, &err);
+	assert_non_null(f);
+	assert_string_not_equal(e1.id, e2.id);
+	assert_false(exists(dir, "free", e1.id));
+	assert_int_equal(queue_file_write(f, "short\n", 6), 0);
+	queue_file_commit(f, commit_cb, &st);
+	wait_callbacks(q, &st, 2);
+	assert_int_equal(st.ok, 2);
+	char *p2 = xasprintf("%s/%s", qdir, e2.id);
+	assert_int_equal(stat(p2, &sb2), 0);
+	assert_int_equal(sb1.st_ino, sb2.st_ino);	/* no new inode */
+	assert_int_equal(queue_load(qdir, e2.id, &p, &err), 0);
+	assert_int_equal(p.body_len, 6);	/* truncated: nothing of the old body */
+	qenv_free(&p);
+
+	/* A crash could leave the old content under a new name. */
+	char *stale = xasprintf("%s/0000000000000000", qdir);
+	assert_int_equal(link(p2, stale), 0);
+	assert_int_equal(queue_load(qdir, "0000000000000000", &p, &err), -1);
+	assert_non_null(strstr(err, "another message"));
+
+	/* free/ is read back at the next open: the pool survives restarts. */
+	assert_int_equal(queue_recycle(q, e2.id), 0);
+	queue_close(&q);
+	q = queue_open(dir, QUEUE_SYNC_FS, &err);
+	assert_non_null(q);
+	struct qenv e3;
+	sample_env(&e3);
+	f = queue_file_create(q, &e3, &err);
+	assert_non_null(f);
+	assert_false(exists(dir, "free", e2.id));
+	queue_file_abort(f);
+	qenv_free(&e3);
+	queue_close(&q);
+	free(stale);
+	free(p1);
+	free(p2);
+	free(big);
+	free(qdir);
+	qenv_free(&e1);
+	qenv_free(&e2);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void
 test_quarantine(void **state)
 {
@@ -1295,6 +1370,7 @@ main(void)
 		cmocka_unit_test(test_list_sorted),
 		cmocka_unit_test(test_state_save_load),
 		cmocka_unit_test(test_quarantine),
+		cmocka_unit_test(test_recycle),
 		cmocka_unit_test(test_open_cleans_incoming),
 		cmocka_unit_test(test_group_commit_syncfs),
 		cmocka_unit_test(test_group_commit_fsync),
