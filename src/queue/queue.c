@@ -31,6 +31,8 @@ struct qfile {
 	int error;		/* sticky errno */
 	uint64_t body_len;
 	unsigned long crc;	/* CRC-32 of the body, checked by every reader */
+	off_t off;		/* bytes written: a reused file is cut to this at the end */
+	bool reused;
 	size_t blen;
 	char *buf;
 	queue_commit_cb *cb;
@@ -786,8 +788,12 @@ queue_run_completions(struct queue *q)
 static int
 qf_flush(struct qfile *f)
 {
-	if (f->error == 0 && f->blen > 0 && write_all(f->fd, f->buf, f->blen) < 0)
-		f->error = errno;
+	if (f->error == 0 && f->blen > 0) {
+		if (write_all(f->fd, f->buf, f->blen) < 0)
+			f->error = errno;
+		else
+			f->off += (off_t)f->blen;
+	}
 	f->blen = 0;
 	return f->error ? -1 : 0;
 }
@@ -811,10 +817,14 @@ queue_file_create(struct queue *q, struct qenv *env, const char **error_r)
 			char from[4096];
 			snprintf(from, sizeof(from), "%s/%s", q->freedir, reuse);
 			free(reuse);
+			/* Overwritten in place and cut to length at the end: no block is
+			 * freed and allocated again (nor discarded) for every message. */
 			if (rename(from, path) == 0) {
-				f->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-				if (f->fd >= 0)
+				f->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+				if (f->fd >= 0) {
+					f->reused = true;
 					break;
+				}
 				unlink(path);
 			}
 		}
@@ -835,6 +845,7 @@ queue_file_create(struct queue *q, struct qenv *env, const char **error_r)
 	char *hdr = qenv_serialize(env, &hlen);
 	if (write_all(f->fd, hdr, hlen) < 0)
 		f->error = errno;
+	f->off = (off_t)hlen;
 	free(hdr);
 	return f;
 }
@@ -852,6 +863,7 @@ queue_file_write(struct qfile *f, const void *data, size_t len)
 		if (len >= QF_BUFSZ) {
 			if (write_all(f->fd, data, len) < 0)
 				f->error = errno;
+			f->off += (off_t)len;
 			return f->error ? -1 : 0;
 		}
 	}
@@ -876,6 +888,8 @@ qf_finish(struct qfile *f)
 	memcpy(f->buf + f->blen, trailer, (size_t)n);
 	f->blen += (size_t)n;
 	qf_flush(f);
+	if (f->reused && f->error == 0 && ftruncate(f->fd, f->off) < 0)
+		f->error = errno;
 }
 
 void
