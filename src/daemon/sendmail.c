@@ -231,7 +231,6 @@ sendmail_main(int argc, char **argv, const char *conf_path)
 		msg[len++] = '\n';
 
 	/* Header block: recipients for -t, Bcc removal, and does From: exist? */
-	size_t hdr_end = 0;
 	bool have_from = false;
 	{
 		size_t p = 0;
@@ -284,7 +283,6 @@ sendmail_main(int argc, char **argv, const char *conf_path)
 		}
 		memmove(msg + out, msg + p, len - p);
 		len -= p - out;
-		hdr_end = out;
 		if (opt_t)
 			for (size_t k = 0; k < vals.n; k++)
 				if (addrlist_parse(vals.v[k], strlen(vals.v[k]), 1000, add_cb, &rcpts) < 0) {
@@ -346,7 +344,6 @@ sendmail_main(int argc, char **argv, const char *conf_path)
 		size_t o = 0;
 		if (!have_from && fullname != NULL)
 			o += (size_t)sprintf(out, "From: \"%s\" <%s>\r\n", fullname, sender);
-		(void)hdr_end;
 		size_t p = 0;
 		while (p < len) {
 			char *nl = memchr(msg + p, '\n', len - p);
