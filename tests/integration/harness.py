@@ -537,11 +537,17 @@ class Server:
         return os.path.join(self.mail, domain, user, "Maildir")
 
     def messages(self, user, domain="lala.local"):
-        """Contents of the files in user's Maildir new/, ordered by name."""
+        """Contents of the files in user's Maildir new/, in delivery order (the
+        time in the unique name: seconds, then microseconds, which are not
+        zero-padded, so plain name order is wrong within a second)."""
         d = os.path.join(self.maildir(user, domain), "new")
         out = []
+
+        def order(n):
+            m = re.match(r"(\d+)\.M(\d+)P\d+Q(\d+)", n)
+            return (int(m.group(1)), int(m.group(2)), int(m.group(3)), n) if m else (0, 0, 0, n)
         try:
-            names = sorted(os.listdir(d))
+            names = sorted(os.listdir(d), key=order)
         except FileNotFoundError:
             return out
         for n in names:
