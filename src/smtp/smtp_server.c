@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
@@ -604,6 +605,12 @@ cmd_rcpt(struct session *s, struct smtp_cmd *c)
 		s->rcpt_rejected++;
 		return;
 	}
+	/* The same recipient twice gets one copy, as with Postfix. */
+	for (size_t i = 0; i < s->env.nrcpts; i++)
+		if (strcasecmp(s->env.rcpts[i].addr, addr) == 0) {
+			reply(s, "250 2.1.5 Ok");
+			return;
+		}
 	struct qrcpt r = { .addr = xstrdup(addr), .notify = notify,
 		.orcpt = have_orcpt ? xstrdup(orcpt) : NULL };
 	s->env.rcpts = xreallocarray(s->env.rcpts, s->env.nrcpts + 1, sizeof(r));
