@@ -127,6 +127,12 @@ process_one(struct sched *s, struct entry *e, struct qenv *env, struct rcpt_outc
 	fds[k] = -1;
 	snprintf(path, sizeof(path), "%s/%s", s->qdir, e->id);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		/* Deleted meanwhile (estafeta queue delete): forget it. */
+		log_info("%s: removed from the queue by the administrator", e->id);
+		maps[k] = (char *)-1;
+		return;
+	}
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0) {
 		if (fd >= 0)
 			close(fd);

@@ -72,6 +72,10 @@ def t_queue_cli():
         # the daemon copes with its scheduled messages being gone
         p = s.cli("queue", "-c", s.conf, "flush")
         eq(p.returncode, 0, "flush after delete")
+        for qid in (a, b):
+            s.wait_log(r"%s: removed from the queue by the administrator" % qid, 10)
+        check("cannot open queue file" not in s.log(),
+              "the scheduler kept retrying a deleted message")
         with s.raw() as c:
             eq(c.code("NOOP"), 250, "daemon alive after flush of deleted messages")
         eq(s.stop(), [], "problems at stop")
