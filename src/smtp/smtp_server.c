@@ -752,7 +752,7 @@ cmd_dispatch(struct session *s, char *line, size_t len)
 		break;
 	case SMTP_V_STARTTLS:
 	case SMTP_V_AUTH:
-		reply(s, "502 5.5.1 Error: command not implemented");
+		reply(s, "502 5.5.1 Error: %s is not offered (see EHLO)", smtp_verb_name(c.verb));
 		break;
 	default:
 		reply(s, "500 5.5.1 Error: command not recognized");
