@@ -30,6 +30,7 @@ static const struct param params[] = {
 static const char *const enum_bare_newline[] = { "normalize", "reject", NULL };
 static const char *const enum_log_level[] = { "debug", "info", "warning", "error", NULL };
 static const char *const enum_sync_method[] = { "syncfs", "fsync", NULL };
+static const char *const enum_tls_level[] = { "none", "may", "encrypt", NULL };
 
 static const char *const *
 param_enum(const struct param *p)
@@ -40,6 +41,8 @@ param_enum(const struct param *p)
 		return enum_log_level;
 	if (strcmp(p->name, "sync_method") == 0)
 		return enum_sync_method;
+	if (strcmp(p->name, "smtpd_tls_security_level") == 0)
+		return enum_tls_level;
 	return NULL;
 }
 

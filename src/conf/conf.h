@@ -37,7 +37,7 @@ struct conf {
 	char *path;
 	/* scalar settings: one field per params.def row */
 	char *hostname, *spool, *run_user, *default_privs, *aliases, *recipient_delimiter, *banner;
-	char *bare_newline, *log_level, *sync_method;
+	char *bare_newline, *log_level, *sync_method, *tls_cert, *tls_key, *smtpd_tls_security_level;
 	long long message_size_limit, queue_minfree, recipient_limit, line_length_limit, smtpd_timeout,
 	    max_connections, max_connections_per_ip, max_errors, delivery_threads,
 	    minimal_backoff_time, maximal_backoff_time, maximal_queue_lifetime, mbox_lock_timeout;

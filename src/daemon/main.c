@@ -15,6 +15,7 @@
 #include "conf/conf.h"
 #include "daemon/cli.h"
 #include "daemon/serve.h"
+#include "lib/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
@@ -131,6 +132,29 @@ cmd_check(int argc, char **argv)
 	    c.mailbox_path[0] == '/')
 		fprintf(stderr, "estafeta: %s: warning: mailbox %s has no %%u/%%n: all users share "
 		    "one mailbox\n", cf, c.mailbox_path);
+	if (strcmp(c.smtpd_tls_security_level, "none") != 0) {
+		char cert[4096], key[4096], cn[256];
+		time_t exp;
+		serve_tls_paths(&c, cert, key, sizeof(cert));
+		if (access(cert, R_OK) < 0 && c.tls_cert[0] == '\0')
+			fprintf(stderr, "estafeta: note: no tls_cert: a self-signed certificate for %s "
+			    "will be made in %s on first start\n", c.hostname, cert);
+		else if (tls_cert_info(cert, cn, sizeof(cn), &exp, &err) < 0) {
+			fprintf(stderr, "estafeta: %s\n", err);
+			free(err);
+			rc = 1;
+		} else {
+			char when[32];
+			struct tm tm;
+			gmtime_r(&exp, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+			fprintf(stderr, "estafeta: TLS certificate %s: CN=%s, valid until %s%s%s\n", cert,
+			    cn, when, exp < time(NULL) ? " (EXPIRED)" : "",
+			    c.tls_cert[0] == '\0' ? " (self-signed)" : "");
+			if (exp < time(NULL))
+				rc = 1;
+		}
+	}
 	conf_dump(&c, stdout, all);
 	conf_free(&c);
 	return rc;

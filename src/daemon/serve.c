@@ -21,6 +21,7 @@
 #include "daemon/deliver.h"
 #include "daemon/privsep.h"
 #include "daemon/sched.h"
+#include "lib/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "smtp/smtp_server.h"
@@ -201,7 +202,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int
 worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size_t nfds,
-    int priv_fd, uid_t vuid, gid_t vgid)
+    int priv_fd, uid_t vuid, gid_t vgid, struct tls_ctx *tls)
 {
 	struct worker w = { .conf = c, .priv_fd = priv_fd, .vuid = vuid, .vgid = vgid };
 	char *err = NULL;
@@ -229,6 +230,9 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 	w.sched = sched_new(w.eb, c, c->spool, w.q, &w.dc);
 	struct smtp_server_ops ops = { .check_rcpt = check_rcpt, .queued = on_queued, .ctx = &w };
 	w.smtp = smtp_server_new(w.eb, c, w.q, &ops);
+	if (tls != NULL)
+		smtp_server_set_tls(w.smtp, tls_ctx_ssl(tls),
+		    strcmp(c->smtpd_tls_security_level, "encrypt") == 0);
 	for (size_t i = 0; i < nfds; i++)
 		smtp_server_listen(w.smtp, fds[i], is_unix[i]);
 
@@ -388,6 +392,40 @@ spool_prepare_root(const char *spool, uid_t uid, gid_t gid, char **error_r)
 	return 0;
 }
 
+void
+serve_tls_paths(const struct conf *c, char *cert, char *key, size_t sz)
+{
+	if (c->tls_cert[0] != '\0') {
+		strlcpy(cert, c->tls_cert, sz);
+		strlcpy(key, c->tls_key[0] != '\0' ? c->tls_key : c->tls_cert, sz);
+	} else {
+		snprintf(cert, sz, "%s/tls/cert.pem", c->spool);
+		snprintf(key, sz, "%s/tls/key.pem", c->spool);
+	}
+}
+
+struct tls_ctx *
+serve_load_tls(const struct conf *c, char **error_r)
+{
+	char cert[4096], key[4096];
+	struct stat st;
+
+	serve_tls_paths(c, cert, key, sizeof(cert));
+	if (c->tls_cert[0] == '\0' && (stat(cert, &st) < 0 || stat(key, &st) < 0)) {
+		char dir[4200];
+		snprintf(dir, sizeof(dir), "%s/tls", c->spool);
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			*error_r = xasprintf("%s: %s", dir, strerror(errno));
+			return NULL;
+		}
+		if (tls_make_selfsigned(cert, key, c->hostname, error_r) < 0)
+			return NULL;
+		log_info("no tls_cert configured: made a self-signed certificate for %s in %s",
+		    c->hostname, cert);
+	}
+	return tls_server_new(cert, key, error_r);
+}
+
 int
 serve_main(const char *conf_path, bool daemonize, bool debug)
 {
@@ -399,6 +437,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	size_t nfds = 0;
 	char pidpath[4096] = "", sockpath[4096] = "";
 	int rc = 1;
+	struct tls_ctx *tls = NULL;
 
 	log_init("estafeta", daemonize, debug ? LOG_L_DEBUG : LOG_L_INFO);
 	if (conf_load(conf_path, c, &err) < 0) {
@@ -458,6 +497,13 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		queue_close(&q);
 	}
 
+	/* TLS: the key is read now, before privileges are dropped. */
+	if (strcmp(c->smtpd_tls_security_level, "none") != 0 &&
+	    (tls = serve_load_tls(c, &err)) == NULL) {
+		fprintf(stderr, "estafeta: %s\n", err);
+		goto fail;
+	}
+
 	nfds = c->nlisteners + 1;
 	fds = xcalloc(nfds, sizeof(int));
 	is_unix = xcalloc(nfds, sizeof(bool));
@@ -500,7 +546,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 			if (setgroups(1, &vgid) < 0 || setgid(vgid) < 0 || setuid(vuid) < 0 ||
 			    setuid(0) == 0)
 				fatalx("cannot drop privileges to %s", pw->pw_name);
-			_exit(worker_main(conf_path, c, fds, is_unix, nfds, sp[1], vuid, vgid));
+			_exit(worker_main(conf_path, c, fds, is_unix, nfds, sp[1], vuid, vgid, tls));
 		}
 		close(sp[1]);
 		for (size_t i = 0; i < nfds; i++)
@@ -509,7 +555,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		    pw->pw_name);
 		rc = privsep_parent_loop(sp[0], pid, c);
 	} else {
-		rc = worker_main(conf_path, c, fds, is_unix, nfds, -1, vuid, vgid);
+		rc = worker_main(conf_path, c, fds, is_unix, nfds, -1, vuid, vgid, tls);
 		c = NULL;	/* the worker owned it (a reload may have replaced it) */
 		for (size_t i = 0; i < nfds; i++)
 			fds[i] = -1;	/* closed by the worker's listeners */
@@ -517,6 +563,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	unlink(pidpath);
 	unlink(sockpath);
 fail:
+	tls_ctx_free(&tls);
 	for (size_t i = 0; fds != NULL && i < nfds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -1,6 +1,7 @@
-/* tls: the one module that includes OpenSSL's SSL API. Server contexts with
- * modern defaults, and a self-signed certificate for the hostname when the
- * admin has none yet (like Debian's ssl-cert "snakeoil"). */
+/* tls: TLS configuration — server contexts with modern defaults, and a
+ * self-signed certificate for the hostname when the admin has none yet (like
+ * Debian's ssl-cert "snakeoil"). The SMTP session layer does its record I/O
+ * with SSL_read/SSL_write on contexts made here. */
 #ifndef TLS_H
 #define TLS_H
 #include <stddef.h>

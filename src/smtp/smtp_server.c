@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/hdr.h"
@@ -41,6 +44,9 @@ struct session {
 	struct event *ev_read, *ev_write, *ev_timer;
 	enum sstate state;
 	bool esmtp, discard_line, closing, paused, dead, reading;
+	SSL *ssl;		/* after STARTTLS */
+	bool tls_pending;	/* 220 for STARTTLS queued: start TLS once it is written */
+	bool handshaking;
 	unsigned errors;
 	char helo[256];
 
@@ -85,6 +91,8 @@ struct smtp_server {
 	unsigned nsessions;
 	char *scratch;		/* DATA scanner output */
 	bool stopping;		/* no new commands: answer what is in flight, then close */
+	SSL_CTX *tls;		/* NULL: STARTTLS not offered */
+	bool tls_required;	/* MAIL needs TLS first (smtpd_tls_security_level encrypt) */
 	unsigned long long avail, avail_at;	/* spool free bytes, and when sampled (ms) */
 };
 
@@ -280,16 +288,21 @@ data_start(struct session *s, bool bdat)
 	else {
 		char helo[300];
 		log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
-		const char *with = s->esmtp ? (s->smtputf8 ? "UTF8SMTP" : "ESMTP") : "SMTP";
+		const char *with = s->esmtp ? (s->smtputf8 ? (s->ssl ? "UTF8SMTPS" : "UTF8SMTP") :
+		    (s->ssl ? "ESMTPS" : "ESMTP")) : "SMTP";
+		char tlsinfo[160] = "";
+		if (s->ssl != NULL)
+			snprintf(tlsinfo, sizeof(tlsinfo), "\n\t(using %s with cipher %s)",
+			    SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl));
 		if (s->env.nrcpts == 1)
 			n = snprintf(line, sizeof(line),
-			    "Received: from %s ([%s])\n\tby %s (estafeta) with %s id %s\n\tfor <%s>; %s\n",
-			    helo, s->peer.addr, srv->conf->hostname, with, s->env.id,
+			    "Received: from %s ([%s])%s\n\tby %s (estafeta) with %s id %s\n\tfor <%s>; %s\n",
+			    helo, s->peer.addr, tlsinfo, srv->conf->hostname, with, s->env.id,
 			    s->env.rcpts[0].addr, date);
 		else
 			n = snprintf(line, sizeof(line),
-			    "Received: from %s ([%s])\n\tby %s (estafeta) with %s id %s;\n\t%s\n",
-			    helo, s->peer.addr, srv->conf->hostname, with, s->env.id, date);
+			    "Received: from %s ([%s])%s\n\tby %s (estafeta) with %s id %s;\n\t%s\n",
+			    helo, s->peer.addr, tlsinfo, srv->conf->hostname, with, s->env.id, date);
 	}
 	if (n > 0 && (size_t)n < sizeof(line))
 		queue_file_write(s->qf, line, (size_t)n);
@@ -397,6 +410,8 @@ cmd_ehlo(struct session *s, struct smtp_cmd *c, bool esmtp)
 	}
 	reply(s, "250-%s", cf->hostname);
 	reply(s, "250-PIPELINING");
+	if (s->srv->tls != NULL && s->ssl == NULL)
+		reply(s, "250-STARTTLS");
 	reply(s, "250-SIZE %lld", cf->message_size_limit);
 	reply(s, "250-VRFY");
 	reply(s, "250-ENHANCEDSTATUSCODES");
@@ -443,6 +458,10 @@ cmd_mail(struct session *s, struct smtp_cmd *c)
 	}
 	if (s->have_mail) {
 		reply(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (s->srv->tls_required && s->ssl == NULL && !s->peer.local) {
+		reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
 	bool utf8 = false;
@@ -751,6 +770,20 @@ cmd_dispatch(struct session *s, char *line, size_t len)
 		reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
 		break;
 	case SMTP_V_STARTTLS:
+		if (s->srv->tls == NULL || s->peer.local) {
+			reply(s, "502 5.5.1 Error: STARTTLS is not offered (see EHLO)");
+		} else if (s->ssl != NULL) {
+			reply(s, "503 5.5.1 Error: TLS already active");
+		} else if (c.arg != NULL && c.arg[0] != '\0') {
+			reply(s, "501 5.5.4 Syntax: STARTTLS");
+		} else {
+			reply(s, "220 2.0.0 Ready to start TLS");
+			/* Anything pipelined after STARTTLS was sent in clear text:
+			 * drop it (CVE-2011-0411); TLS starts once the 220 is out. */
+			s->ipos = s->ilen;
+			s->tls_pending = true;
+		}
+		break;
 	case SMTP_V_AUTH:
 		reply(s, "502 5.5.1 Error: %s is not offered (see EHLO)", smtp_verb_name(c.verb));
 		break;
@@ -773,7 +806,7 @@ session_process(struct session *s)
 		return;
 	}
 
-	while (!s->paused && !s->closing && s->ipos < s->ilen) {
+	while (!s->paused && !s->closing && !s->tls_pending && s->ipos < s->ilen) {
 		char *p = s->ibuf + s->ipos;
 		size_t avail = s->ilen - s->ipos;
 
@@ -856,11 +889,57 @@ update_read_interest(struct session *s)
 	}
 }
 
+/* Read or write through TLS when it is active: -1 with errno EAGAIN when
+ * the TLS layer needs more I/O, -1 with another errno on failure, 0 at EOF. */
+static ssize_t
+sess_io(struct session *s, bool wr, void *buf, size_t len)
+{
+	if (s->ssl == NULL) {
+		ssize_t n = wr ? write(s->fd, buf, len) : read(s->fd, buf, len);
+		return n;
+	}
+	int n = wr ? SSL_write(s->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len)) :
+	    SSL_read(s->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(s->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		ERR_clear_error();
+		errno = EIO;
+		return -1;
+	}
+}
+
+static void tls_step(struct session *s);
+
+static void
+tls_start(struct session *s)
+{
+	s->tls_pending = false;
+	s->ipos = s->ilen = 0;	/* nothing read before the handshake counts */
+	s->ssl = SSL_new(s->srv->tls);
+	if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1) {
+		log_warn("sid=%s cannot start TLS", s->sid);
+		s->closing = true;
+		return;
+	}
+	SSL_set_mode(s->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_accept_state(s->ssl);
+	s->handshaking = true;
+	tls_step(s);
+}
+
 static void
 session_flush(struct session *s)
 {
 	while (s->opos < s->olen) {
-		ssize_t n = write(s->fd, s->obuf + s->opos, s->olen - s->opos);
+		ssize_t n = sess_io(s, true, s->obuf + s->opos, s->olen - s->opos);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -880,15 +959,27 @@ session_flush(struct session *s)
 		session_close(s);
 		return;
 	}
+	if (s->tls_pending) {
+		tls_start(s);
+		if (s->closing) {
+			session_close(s);
+			return;
+		}
+	}
 	update_read_interest(s);
 }
 
 static void
 on_write(evutil_socket_t fd, short what, void *arg)
 {
+	struct session *s = arg;
 	(void)fd;
 	(void)what;
-	session_flush(arg);
+	if (s->handshaking) {
+		tls_step(s);
+		return;
+	}
+	session_flush(s);
 }
 
 static void
@@ -913,8 +1004,13 @@ on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 	(void)what;
+	(void)fd;
 
-	ssize_t n = read(fd, s->ibuf + s->ilen, IBUF_SIZE - s->ilen);
+	if (s->handshaking) {
+		tls_step(s);
+		return;
+	}
+	ssize_t n = sess_io(s, false, s->ibuf + s->ilen, IBUF_SIZE - s->ilen);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -930,7 +1026,55 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	s->ilen += (size_t)n;
 	struct timeval tv = { .tv_sec = s->srv->conf->smtpd_timeout };
 	evtimer_add(s->ev_timer, &tv);
+	bool more = s->ssl != NULL && SSL_pending(s->ssl) > 0;
 	session_process(s);
+	/* Decrypted bytes still inside TLS never wake the event loop: fetch them. */
+	if (more)
+		event_active(s->ev_read, EV_READ, 0);
+}
+
+/* Drive the TLS handshake; on success the session starts over (RFC 3207 4.2). */
+static void
+tls_step(struct session *s)
+{
+	char pd[96];
+	int r = SSL_accept(s->ssl);
+	if (r == 1) {
+		s->handshaking = false;
+		peer_describe(s, pd, sizeof(pd));
+		log_info("sid=%s TLS from %s: %s with cipher %s", s->sid, pd, SSL_get_version(s->ssl),
+		    SSL_get_cipher_name(s->ssl));
+		txn_reset(s);
+		s->helo[0] = '\0';
+		s->esmtp = false;
+		s->state = S_GREET;
+		event_del(s->ev_write);
+		update_read_interest(s);
+		if (SSL_pending(s->ssl) > 0)
+			event_active(s->ev_read, EV_READ, 0);
+		return;
+	}
+	int e = SSL_get_error(s->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		event_del(s->ev_write);
+		update_read_interest(s);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		event_add(s->ev_write, NULL);
+		return;
+	}
+	unsigned long err = ERR_get_error();
+	char ebuf[200] = "connection closed";
+	if (err != 0)
+		ERR_error_string_n(err, ebuf, sizeof(ebuf));
+	ERR_clear_error();
+	peer_describe(s, pd, sizeof(pd));
+	log_info("sid=%s TLS handshake failed from %s: %s", s->sid, pd, ebuf);
+	s->handshaking = false;
+	s->closing = true;
+	s->olen = s->opos = 0;
+	session_close(s);
 }
 
 static void
@@ -955,6 +1099,11 @@ session_close(struct session *s)
 	    "quit=%u commands=%u messages=%u", s->sid, pd, s->helo[0] ? 1 : 0, s->n_mail, s->n_rcpt,
 	    s->n_data, s->n_bdat, s->n_rset, s->n_quit, s->n_cmds, s->n_msgs);
 	txn_reset(s);
+	if (s->ssl != NULL) {
+		if (!s->handshaking)
+			SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+	}
 	event_free(s->ev_read);
 	event_free(s->ev_write);
 	event_free(s->ev_timer);
@@ -1084,6 +1233,13 @@ smtp_server_listen(struct smtp_server *s, int fd, bool is_unix)
 	event_add(l->ev, NULL);
 	l->next = s->listeners;
 	s->listeners = l;
+}
+
+void
+smtp_server_set_tls(struct smtp_server *s, void *ssl_ctx, bool required)
+{
+	s->tls = ssl_ctx;
+	s->tls_required = required && ssl_ctx != NULL;
 }
 
 void

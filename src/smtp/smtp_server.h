@@ -36,6 +36,9 @@ struct smtp_server *smtp_server_new(struct event_base *eb, const struct conf *c,
     const struct smtp_server_ops *ops);
 /* Accept connections on a listening socket (non-blocking). */
 void smtp_server_listen(struct smtp_server *s, int fd, bool is_unix);
+/* Offer STARTTLS with this SSL_CTX (from lib/tls); required: MAIL needs TLS
+ * first (530 5.7.0), except for local submission. */
+void smtp_server_set_tls(struct smtp_server *s, void *ssl_ctx, bool required);
 /* Replace the config (after SIGHUP); sessions in progress keep working. */
 void smtp_server_set_conf(struct smtp_server *s, const struct conf *c);
 unsigned smtp_server_sessions(const struct smtp_server *s);
