@@ -46,8 +46,14 @@ param_enum(const struct param *p)
 	return NULL;
 }
 
-int
-conf_parse_size(const char *s, long long *v)
+struct unit {
+	char c;
+	long long mul;
+};
+
+/* A non-negative number with an optional one-letter unit from units. */
+static int
+parse_with_unit(const char *s, const struct unit *units, long long *v)
 {
 	char *end;
 	errno = 0;
@@ -55,42 +61,34 @@ conf_parse_size(const char *s, long long *v)
 	if (errno != 0 || end == s || n < 0)
 		return -1;
 	long long mul = 1;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mul = 1024; end++; break;
-	case 'm': case 'M': mul = 1024 * 1024; end++; break;
-	case 'g': case 'G': mul = 1024LL * 1024 * 1024; end++; break;
-	default: return -1;
+	if (*end != '\0') {
+		const struct unit *u = units;
+		while (u->c != '\0' && u->c != *end)
+			u++;
+		if (u->c == '\0' || end[1] != '\0')
+			return -1;
+		mul = u->mul;
 	}
-	if (*end != '\0' || n > LLONG_MAX / mul)
+	if (n > LLONG_MAX / mul)
 		return -1;
 	*v = n * mul;
 	return 0;
 }
 
 int
+conf_parse_size(const char *s, long long *v)
+{
+	static const struct unit units[] = { { 'k', 1024 }, { 'K', 1024 }, { 'm', 1 << 20 },
+		{ 'M', 1 << 20 }, { 'g', 1LL << 30 }, { 'G', 1LL << 30 }, { '\0', 0 } };
+	return parse_with_unit(s, units, v);
+}
+
+int
 conf_parse_time(const char *s, long long *v)
 {
-	char *end;
-	errno = 0;
-	long long n = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || n < 0)
-		return -1;
-	long long mul = 1;
-	switch (*end) {
-	case '\0': case 's': break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	case 'd': mul = 86400; break;
-	case 'w': mul = 7 * 86400; break;
-	default: return -1;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		return -1;
-	if (n > LLONG_MAX / mul)
-		return -1;
-	*v = n * mul;
-	return 0;
+	static const struct unit units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 },
+		{ 'd', 86400 }, { 'w', 7 * 86400 }, { '\0', 0 } };
+	return parse_with_unit(s, units, v);
 }
 
 int

@@ -73,6 +73,19 @@ struct pctx {
 };
 
 static void
+pctx_free(struct pctx *p)
+{
+	userdb_free(&p->udb);
+	if (p->aliases)
+		aliases_free(&p->aliases);
+	if (p->own_conf) {
+		conf_free(p->conf);
+		free(p->conf);
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+static void
 pctx_load(struct pctx *p, struct conf *c, bool own)
 {
 	char *err = NULL;
@@ -88,13 +101,7 @@ pctx_load(struct pctx *p, struct conf *c, bool own)
 		}
 		return;
 	}
-	userdb_free(&p->udb);
-	if (p->aliases)
-		aliases_free(&p->aliases);
-	if (p->own_conf) {
-		conf_free(p->conf);
-		free(p->conf);
-	}
+	pctx_free(p);
 	p->conf = c;
 	p->own_conf = own;
 	p->udb = u;
@@ -104,18 +111,6 @@ pctx_load(struct pctx *p, struct conf *c, bool own)
 	p->def_gid = pw ? pw->pw_gid : 65534;
 }
 
-static void
-pctx_free(struct pctx *p)
-{
-	userdb_free(&p->udb);
-	if (p->aliases)
-		aliases_free(&p->aliases);
-	if (p->own_conf) {
-		conf_free(p->conf);
-		free(p->conf);
-	}
-	memset(p, 0, sizeof(*p));
-}
 
 static bool
 mailbox_allowed(const struct pctx *p, const struct dest_req *r)
