@@ -9,7 +9,7 @@ BUILD   := build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-PKGS     = libevent_core libbsd-overlay openssl libcrypt zlib
+PKGS     = libevent_core libbsd-overlay openssl libcrypt zlib sqlite3 libargon2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -32,6 +32,10 @@ static const char *const enum_log_level[] = { "debug", "info", "warning", "error
 static const char *const enum_sync_method[] = { "syncfs", "fsync", NULL };
 static const char *const enum_tls_level[] = { "none", "may", "encrypt", NULL };
 
+static const char *const enum_yesno[] = { "yes", "no", NULL };
+static const char *const yesno_params[] = { "smtpd_sasl_auth_enable", "disable_plaintext_auth",
+	"plaintext_auth_loopback", "auth_allow_plain_passwords", "reject_sender_login_mismatch" };
+
 static const char *const *
 param_enum(const struct param *p)
 {
@@ -43,6 +47,9 @@ param_enum(const struct param *p)
 		return enum_sync_method;
 	if (strcmp(p->name, "smtpd_tls_security_level") == 0)
 		return enum_tls_level;
+	for (size_t i = 0; i < sizeof(yesno_params) / sizeof(yesno_params[0]); i++)
+		if (strcmp(p->name, yesno_params[i]) == 0)
+			return enum_yesno;
 	return NULL;
 }
 
@@ -379,18 +386,19 @@ conf_directive(struct conf *c, char *line, unsigned lineno, char **error_r)
 		w = next_word(&p, false);
 		if (w != NULL && strcmp(w, "system") == 0)
 			u.kind = USERS_SYSTEM;
-		else if (w != NULL && strcmp(w, "passwd-file") == 0) {
-			u.kind = USERS_PASSWD_FILE;
+		else if (w != NULL && (strcmp(w, "passwd-file") == 0 || strcmp(w, "sqlite") == 0)) {
+			u.kind = strcmp(w, "sqlite") == 0 ? USERS_SQLITE : USERS_PASSWD_FILE;
+			const char *kind = w;
 			w = next_word(&p, false);
 			if (w == NULL || w[0] != '/') {
-				*error_r = xasprintf("%s:%u: users passwd-file needs an absolute path",
-				    c->path, lineno);
+				*error_r = xasprintf("%s:%u: users %s needs an absolute path",
+				    c->path, lineno, kind);
 				return -1;
 			}
 			u.path = xstrdup(w);
 		} else {
-			*error_r = xasprintf("%s:%u: users must be 'system' or 'passwd-file PATH'",
-			    c->path, lineno);
+			*error_r = xasprintf("%s:%u: users must be 'system', 'passwd-file PATH' or "
+			    "'sqlite PATH'", c->path, lineno);
 			return -1;
 		}
 		if (next_word(&p, false) != NULL) {
@@ -432,6 +440,58 @@ conf_directive(struct conf *c, char *line, unsigned lineno, char **error_r)
 		c->mailbox_set = true;
 		return 0;
 	}
+	if (strcmp(name, "tls_sni") == 0) {
+		struct tls_sni_conf t = { .line = lineno };
+		char *n = next_word(&p, false), *cert = next_word(&p, false), *key = next_word(&p, false);
+		if (n == NULL || cert == NULL || cert[0] != '/' || (key != NULL && key[0] != '/') ||
+		    next_word(&p, false) != NULL || strlen(n) > 253 || strpbrk(n, "/:") != NULL) {
+			*error_r = xasprintf("%s:%u: tls_sni needs NAME CERTFILE [KEYFILE] (absolute paths)",
+			    c->path, lineno);
+			return -1;
+		}
+		t.name = xstrdup(n);
+		str_lower(t.name);
+		t.cert = xstrdup(cert);
+		t.key = xstrdup(key ? key : cert);
+		c->tls_sni = xreallocarray(c->tls_sni, c->ntls_sni + 1, sizeof(t));
+		c->tls_sni[c->ntls_sni++] = t;
+		return 0;
+	}
+	if (strcmp(name, "auth_listen") == 0) {
+		struct auth_listen_conf a = { .line = lineno, .mode = 0660 };
+		w = next_word(&p, false);
+		if (w == NULL || w[0] != '/') {
+			*error_r = xasprintf("%s:%u: auth_listen needs an absolute socket path", c->path, lineno);
+			return -1;
+		}
+		a.path = xstrdup(w);
+		while ((w = next_word(&p, false)) != NULL) {
+			char *end;
+			if (strncmp(w, "mode=", 5) == 0) {
+				unsigned long m = strtoul(w + 5, &end, 8);
+				if (w[5] == '\0' || *end != '\0' || m > 0777)
+					goto bad_auth_listen;
+				a.mode = (unsigned)m;
+			} else if (strncmp(w, "user=", 5) == 0 && w[5] != '\0') {
+				free(a.user);
+				a.user = xstrdup(w + 5);
+			} else if (strncmp(w, "group=", 6) == 0 && w[6] != '\0') {
+				free(a.group);
+				a.group = xstrdup(w + 6);
+			} else {
+bad_auth_listen:
+				*error_r = xasprintf("%s:%u: auth_listen option '%s' is not mode=OCTAL, user=NAME "
+				    "or group=NAME", c->path, lineno, w);
+				free(a.path);
+				free(a.user);
+				free(a.group);
+				return -1;
+			}
+		}
+		c->auth_listen = xreallocarray(c->auth_listen, c->nauth_listen + 1, sizeof(a));
+		c->auth_listen[c->nauth_listen++] = a;
+		return 0;
+	}
 	if (strcmp(name, "listen") == 0) {
 		char *kind = next_word(&p, false);
 		char *addr = next_word(&p, false);
@@ -442,9 +502,14 @@ conf_directive(struct conf *c, char *line, unsigned lineno, char **error_r)
 		}
 		if (strcmp(kind, "smtp") == 0)
 			l.kind = LISTEN_SMTP;
-		else {
-			*error_r = xasprintf("%s:%u: unknown listener '%s' (this version serves: smtp)",
-			    c->path, lineno, kind);
+		else if (strcmp(kind, "submission") == 0)
+			l.kind = LISTEN_SUBMISSION;
+		else if (strcmp(kind, "submissions") == 0 || strcmp(kind, "smtps") == 0) {
+			l.kind = LISTEN_SUBMISSIONS;
+			kind = (char *)"submissions";
+		} else {
+			*error_r = xasprintf("%s:%u: unknown listener '%s' (this version serves: smtp, "
+			    "submission, submissions)", c->path, lineno, kind);
 			return -1;
 		}
 		if (parse_hostport(addr, &l.host, &l.port) < 0) {
@@ -452,10 +517,27 @@ conf_directive(struct conf *c, char *line, unsigned lineno, char **error_r)
 			    c->path, lineno, addr);
 			return -1;
 		}
-		if ((w = next_word(&p, false)) != NULL) {
+		while ((w = next_word(&p, false)) != NULL) {
+			char **dst = strncmp(w, "cert=", 5) == 0 ? &l.cert :
+			    strncmp(w, "key=", 4) == 0 ? &l.key : NULL;
+			const char *v = dst == &l.cert ? w + 5 : w + 4;
+			if (dst == NULL || v[0] != '/') {
+				*error_r = xasprintf(dst == NULL ? "%s:%u: unknown listen option '%s' (cert=FILE, key=FILE)" :
+				    "%s:%u: listen option '%s' needs an absolute path", c->path, lineno, w);
+				free(l.host);
+				free(l.port);
+				free(l.cert);
+				free(l.key);
+				return -1;
+			}
+			free(*dst);
+			*dst = xstrdup(v);
+		}
+		if (l.key != NULL && l.cert == NULL) {
+			*error_r = xasprintf("%s:%u: listen key= without cert=", c->path, lineno);
 			free(l.host);
 			free(l.port);
-			*error_r = xasprintf("%s:%u: unknown listen option '%s'", c->path, lineno, w);
+			free(l.key);
 			return -1;
 		}
 		l.name = xstrdup(kind);
@@ -659,9 +741,23 @@ conf_free(struct conf *c)
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].name);
 		free(c->listeners[i].host);
+		free(c->listeners[i].cert);
+		free(c->listeners[i].key);
 		free(c->listeners[i].port);
 	}
 	free(c->listeners);
+	for (size_t i = 0; i < c->ntls_sni; i++) {
+		free(c->tls_sni[i].name);
+		free(c->tls_sni[i].cert);
+		free(c->tls_sni[i].key);
+	}
+	free(c->tls_sni);
+	for (size_t i = 0; i < c->nauth_listen; i++) {
+		free(c->auth_listen[i].path);
+		free(c->auth_listen[i].user);
+		free(c->auth_listen[i].group);
+	}
+	free(c->auth_listen);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
 }
@@ -683,14 +779,25 @@ conf_dump(const struct conf *c, FILE *fp, bool all)
 		fprintf(fp, " %s", c->domains[i]);
 	fprintf(fp, "\nnetworks = %s\n", c->networks_text ? c->networks_text : "127.0.0.0/8 ::1/128");
 	for (size_t i = 0; i < c->nusers; i++)
-		fprintf(fp, "users = %s%s%s\n", c->users[i].kind == USERS_SYSTEM ? "system" : "passwd-file",
+		fprintf(fp, "users = %s%s%s\n", c->users[i].kind == USERS_SYSTEM ? "system" :
+		    c->users[i].kind == USERS_SQLITE ? "sqlite" : "passwd-file",
 		    c->users[i].path ? " " : "", c->users[i].path ? c->users[i].path : "");
 	fprintf(fp, "mailbox = %s %s\n", c->mailbox_kind == MAILBOX_MAILDIR ? "maildir" : "mbox",
 	    c->mailbox_path);
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct listener_conf *l = &c->listeners[i];
-		fprintf(fp, "listen = %s %s%s%s:%s\n", l->name, strchr(l->host, ':') ? "[" : "", l->host,
-		    strchr(l->host, ':') ? "]" : "", l->port);
+		fprintf(fp, "listen = %s %s%s%s:%s%s%s%s%s\n", l->name, strchr(l->host, ':') ? "[" : "",
+		    l->host, strchr(l->host, ':') ? "]" : "", l->port, l->cert ? " cert=" : "",
+		    l->cert ? l->cert : "", l->key ? " key=" : "", l->key ? l->key : "");
+	}
+	for (size_t i = 0; i < c->ntls_sni; i++)
+		fprintf(fp, "tls_sni = %s %s %s\n", c->tls_sni[i].name, c->tls_sni[i].cert,
+		    c->tls_sni[i].key);
+	for (size_t i = 0; i < c->nauth_listen; i++) {
+		const struct auth_listen_conf *a = &c->auth_listen[i];
+		fprintf(fp, "auth_listen = %s mode=%04o%s%s%s%s\n", a->path, a->mode,
+		    a->user ? " user=" : "", a->user ? a->user : "", a->group ? " group=" : "",
+		    a->group ? a->group : "");
 	}
 }
 

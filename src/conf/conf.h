@@ -15,19 +15,37 @@ struct cidr {
 	unsigned bits;
 };
 
-enum listen_kind { LISTEN_SMTP };
+/* smtp: port 25 (STARTTLS offered); submission: 587, TLS and AUTH required
+ * (RFC 6409); submissions: 465, implicit TLS and AUTH required (RFC 8314). */
+enum listen_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS };
 struct listener_conf {
 	enum listen_kind kind;
-	char *name;		/* "smtp" */
+	char *name;		/* "smtp", "submission", "submissions" */
 	char *host;		/* numeric address */
 	char *port;
+	char *cert, *key;	/* cert=FILE key=FILE: this listener's own certificate */
 	unsigned line;
 };
 
-enum users_kind { USERS_SYSTEM, USERS_PASSWD_FILE };
+/* tls_sni NAME CERT [KEY]: the certificate for clients asking for NAME. */
+struct tls_sni_conf {
+	char *name, *cert, *key;
+	unsigned line;
+};
+
+enum users_kind { USERS_SYSTEM, USERS_PASSWD_FILE, USERS_SQLITE };
 struct users_conf {
 	enum users_kind kind;
-	char *path;		/* passwd-file */
+	char *path;		/* passwd-file, sqlite */
+	unsigned line;
+};
+
+/* auth_listen PATH [mode=0660] [user=U] [group=G]: a Dovecot-protocol auth
+ * socket for other programs (Postfix smtpd_sasl_type = dovecot). */
+struct auth_listen_conf {
+	char *path;
+	unsigned mode;
+	char *user, *group;	/* NULL: root / run_user's group */
 	unsigned line;
 };
 
@@ -38,9 +56,12 @@ struct conf {
 	/* scalar settings: one field per params.def row */
 	char *hostname, *spool, *run_user, *default_privs, *aliases, *recipient_delimiter, *banner;
 	char *bare_newline, *log_level, *sync_method, *tls_cert, *tls_key, *smtpd_tls_security_level;
+	char *smtpd_sasl_auth_enable, *auth_mechanisms, *disable_plaintext_auth, *plaintext_auth_loopback,
+	    *auth_allow_plain_passwords, *reject_sender_login_mismatch;
 	long long message_size_limit, queue_minfree, recipient_limit, line_length_limit, smtpd_timeout,
 	    max_connections, max_connections_per_ip, max_errors, delivery_threads,
-	    minimal_backoff_time, maximal_backoff_time, maximal_queue_lifetime, mbox_lock_timeout;
+	    minimal_backoff_time, maximal_backoff_time, maximal_queue_lifetime, mbox_lock_timeout,
+	    auth_failure_delay, auth_max_failures, auth_threads;
 	/* which scalars were set explicitly (bit per params.def row) */
 	uint64_t set_mask;
 
@@ -56,6 +77,10 @@ struct conf {
 	bool mailbox_set;
 	struct listener_conf *listeners;
 	size_t nlisteners;
+	struct auth_listen_conf *auth_listen;
+	size_t nauth_listen;
+	struct tls_sni_conf *tls_sni;
+	size_t ntls_sni;
 };
 
 /* Parse config text (pure). Returns 0, or -1 with *error_r allocated "file:line: problem". */

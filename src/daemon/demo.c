@@ -94,8 +94,14 @@ demo_main(int argc, char **argv)
 	    "spool      %s/spool\n"
 	    "run_user   %s\n"
 	    "minimal_backoff_time 60s\n"
-	    "listen smtp 127.0.0.1:%ld\n",
-	    abs, abs, abs, abs, geteuid() == 0 ? run_user : getpwuid(geteuid())->pw_name, base + 25);
+	    "listen smtp 127.0.0.1:%ld\n"
+	    "# mail clients: STARTTLS then AUTH on submission, TLS from the start on\n"
+	    "# submissions; the self-signed certificate is made in spool/tls/.\n"
+	    "listen submission 127.0.0.1:%ld\n"
+	    "listen submissions 127.0.0.1:%ld\n"
+	    "disable_plaintext_auth yes\n",
+	    abs, abs, abs, abs, geteuid() == 0 ? run_user : getpwuid(geteuid())->pw_name, base + 25,
+	    base + 587, base + 465);
 	char *h1 = hash_pass("pass"), *h2 = hash_pass("pass"), *h3 = hash_pass("pass");
 	users = xasprintf("# user:password:uid:gid:gecos:home:shell (Dovecot passwd-file)\n"
 	    "ameliana:%s::::::\nuser1:%s::::::\nuser2:%s::::::\n", h1, h2, h3);
@@ -128,14 +134,16 @@ demo_main(int argc, char **argv)
 	}
 	printf("estafeta demo lab in %s (domain lala.local, host aoki.lala.local)\n"
 	    "  users: ameliana, user1, user2 (password: pass); aliases: postmaster, root, abuse, team\n"
-	    "  SMTP:  127.0.0.1:%ld\n"
+	    "  SMTP:  127.0.0.1:%ld   submission (STARTTLS + AUTH): %ld   submissions (TLS): %ld\n"
 	    "  try:   swaks --server 127.0.0.1:%ld --from test@example.org --to ameliana@lala.local\n"
+	    "         swaks --server 127.0.0.1:%ld --tls --auth PLAIN --auth-user user1 "
+	    "--auth-password pass --from user1@lala.local --to ameliana@lala.local\n"
 	    "         echo \"first message\" | MAILRC=%s/mailrc ESTAFETA_CONF=%s/estafeta.conf "
 	    "mail -s 1 ameliana@lala.local\n"
 	    "         ls %s/mail/lala.local/ameliana/Maildir/new/\n"
 	    "         ESTAFETA_CONF=%s/estafeta.conf %s/bin/mailq\n"
 	    "  stop:  Ctrl-C\n\n",
-	    abs, base + 25, base + 25, abs, abs, abs, abs, abs);
+	    abs, base + 25, base + 587, base + 465, base + 25, base + 587, abs, abs, abs, abs, abs);
 	fflush(stdout);
 	snprintf(path, sizeof(path), "%s/estafeta.conf", abs);
 	setenv("ESTAFETA_CONF", path, 1);

@@ -15,7 +15,10 @@
 #include "conf/conf.h"
 #include "daemon/cli.h"
 #include "daemon/serve.h"
+#include "auth/authd.h"
+#include "auth/password.h"
 #include "lib/tls.h"
+#include "users/passwd_file.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "queue/queue.h"
@@ -44,6 +47,12 @@ usage(FILE *fp)
 	    "  queue [-c FILE] show ID      print a queued message with its envelope\n"
 	    "  queue [-c FILE] flush        retry every queued message now\n"
 	    "  queue [-c FILE] delete ID... delete messages (ALL: every message; like postsuper -d)\n"
+	    "  user [-c FILE] add NAME      add a user to the 'users sqlite' database (asks the\n"
+	    "                               password; --password-stdin, --uid, --gid, --home)\n"
+	    "  user [-c FILE] passwd NAME   change a user's password\n"
+	    "  user [-c FILE] del NAME      delete a user\n"
+	    "  user [-c FILE] list          list the users\n"
+	    "  user [-c FILE] show NAME     show a user (without the secrets)\n"
 	    "  newaliases [-c FILE]         check the aliases file and tell the daemon to reload it\n"
 	    "  sendmail [options] [rcpt...] submit a message read from stdin (see sendmail --help)\n"
 	    "  demo [DIR]                   build the lala.local demo lab in DIR and run it\n"
@@ -91,6 +100,52 @@ cmd_serve(int argc, char **argv)
 	return serve_main(cf, daemonize, debug);
 }
 
+/* Subject and expiry of a certificate file: 0, or 1 when unreadable or expired. */
+static int
+cert_report(const char *cert, const char *note)
+{
+	char cn[256], *err = NULL;
+	time_t exp;
+	if (tls_cert_info(cert, cn, sizeof(cn), &exp, &err) < 0) {
+		fprintf(stderr, "estafeta: %s\n", err);
+		free(err);
+		return 1;
+	}
+	char when[32];
+	struct tm tm;
+	gmtime_r(&exp, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+	fprintf(stderr, "estafeta: TLS certificate %s: CN=%s, valid until %s%s%s\n", cert, cn, when,
+	    exp < time(NULL) ? " (EXPIRED)" : "", note);
+	return exp < time(NULL) ? 1 : 0;
+}
+
+/* Users of passwd-files whose stored password no login can match. */
+static void
+check_passwords(const struct conf *c)
+{
+	bool allow_plain = strcmp(c->auth_allow_plain_passwords, "yes") == 0;
+	for (size_t i = 0; i < c->nusers; i++) {
+		char *data, *err = NULL;
+		size_t len;
+		if (c->users[i].kind != USERS_PASSWD_FILE ||
+		    read_file(c->users[i].path, 64 << 20, &data, &len) < 0)
+			continue;
+		struct pwf *f = pwf_parse(data, len, c->users[i].path, &err);
+		free(data);
+		free(err);
+		for (size_t j = 0; f != NULL && j < f->nusers; j++) {
+			const char *pw = f->users[j].password;
+			const char *why = pw[0] ? password_check_stored(pw, allow_plain) : NULL;
+			if (why != NULL)
+				fprintf(stderr, "estafeta: %s:%u: warning: user %s cannot log in: %s\n",
+				    f->path, f->users[j].line, f->users[j].user, why);
+		}
+		if (f != NULL)
+			pwf_free(&f);
+	}
+}
+
 static int
 cmd_check(int argc, char **argv)
 {
@@ -103,9 +158,9 @@ cmd_check(int argc, char **argv)
 		case 'a': all = true; break;
 		case 'h':
 			printf("usage: estafeta check [-c FILE] [-a]\n"
-			    "  Validate the config file and the files it names (aliases, passwd-files),\n"
-			    "  report problems as file:line: problem, then print the settings that\n"
-			    "  differ from the defaults (like postconf -n; -a prints all).\n");
+			    "  Validate the config file and the files it names (aliases, passwd-files,\n"
+			    "  user databases), report problems as file:line: problem, then print the\n"
+			    "  settings that differ from the defaults (like postconf -n; -a prints all).\n");
 			return 0;
 		default: return 2;
 		}
@@ -132,29 +187,29 @@ cmd_check(int argc, char **argv)
 	    c.mailbox_path[0] == '/')
 		fprintf(stderr, "estafeta: %s: warning: mailbox %s has no %%u/%%n: all users share "
 		    "one mailbox\n", cf, c.mailbox_path);
-	if (strcmp(c.smtpd_tls_security_level, "none") != 0) {
-		char cert[4096], key[4096], cn[256];
-		time_t exp;
+	bool need_tls = strcmp(c.smtpd_tls_security_level, "none") != 0;
+	for (size_t i = 0; i < c.nlisteners; i++)
+		need_tls |= c.listeners[i].kind != LISTEN_SMTP;
+	if (need_tls) {
+		char cert[4096], key[4096];
 		serve_tls_paths(&c, cert, key, sizeof(cert));
 		if (access(cert, R_OK) < 0 && c.tls_cert[0] == '\0')
 			fprintf(stderr, "estafeta: note: no tls_cert: a self-signed certificate for %s "
 			    "will be made in %s on first start\n", c.hostname, cert);
-		else if (tls_cert_info(cert, cn, sizeof(cn), &exp, &err) < 0) {
-			fprintf(stderr, "estafeta: %s\n", err);
-			free(err);
-			rc = 1;
-		} else {
-			char when[32];
-			struct tm tm;
-			gmtime_r(&exp, &tm);
-			strftime(when, sizeof(when), "%Y-%m-%d", &tm);
-			fprintf(stderr, "estafeta: TLS certificate %s: CN=%s, valid until %s%s%s\n", cert,
-			    cn, when, exp < time(NULL) ? " (EXPIRED)" : "",
-			    c.tls_cert[0] == '\0' ? " (self-signed)" : "");
-			if (exp < time(NULL))
-				rc = 1;
-		}
+		else
+			rc |= cert_report(cert, c.tls_cert[0] == '\0' ? " (self-signed)" : "");
+		for (size_t i = 0; i < c.nlisteners; i++)
+			if (c.listeners[i].cert != NULL)
+				rc |= cert_report(c.listeners[i].cert, "");
+		for (size_t i = 0; i < c.ntls_sni; i++)
+			rc |= cert_report(c.tls_sni[i].cert, "");
 	}
+	const char *why = authd_check_mechs(c.auth_mechanisms);
+	if (why != NULL) {
+		fprintf(stderr, "estafeta: %s: %s\n", cf, why);
+		rc = 1;
+	}
+	check_passwords(&c);
 	conf_dump(&c, stdout, all);
 	conf_free(&c);
 	return rc;
@@ -400,6 +455,8 @@ main(int argc, char **argv)
 		return cmd_check(argc, argv);
 	if (strcmp(cmd, "queue") == 0)
 		return cmd_queue(argc, argv);
+	if (strcmp(cmd, "user") == 0)
+		return user_main(argc, argv);
 	if (strcmp(cmd, "mailq") == 0) {
 		argv[0] = (char *)"queue";
 		return cmd_queue(argc, argv);

@@ -315,9 +315,22 @@ out:
 	return 0;
 }
 
-int
-privsep_parent_loop(int psock, pid_t worker, struct conf *c)
+/* The worker is gone: so goes the auth service. */
+static void
+aux_stop(struct privsep_aux *aux)
 {
+	if (aux == NULL || aux->pid <= 0)
+		return;
+	kill(aux->pid, SIGTERM);
+	waitpid(aux->pid, NULL, 0);
+	aux->pid = -1;
+}
+
+int
+privsep_parent_loop(int psock, pid_t worker, struct conf *c, struct privsep_aux *aux)
+{
+	unsigned long long aux_started = now_ms();
+	bool stopping = false;	/* SIGTERM/SIGINT passed on: the auth service is not restarted */
 	struct pctx p = { 0 };
 	pctx_load(&p, c, false);
 	struct sigaction sa;
@@ -334,16 +347,20 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c)
 		/* The worker owns reload, flush and shutdown. */
 		if (got_hup) {
 			got_hup = 0;
-			kill(worker, SIGHUP);
 			struct conf *nc = xcalloc(1, sizeof(*nc));
 			char *err = NULL;
-			if (conf_load(c->path, nc, &err) == 0)
+			if (conf_load(c->path, nc, &err) == 0) {
+				if (aux && aux->hup)
+					aux->hup(aux->ctx, nc);
 				pctx_load(&p, nc, true);
-			else {
+			} else {
 				log_err("privsep: %s", err);
 				free(err);
 				free(nc);
 			}
+			kill(worker, SIGHUP);
+			if (aux && aux->pid > 0)
+				kill(aux->pid, SIGHUP);
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
@@ -352,7 +369,10 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c)
 		if (got_term) {
 			int sig = got_term;
 			got_term = 0;
+			stopping = true;
 			kill(worker, sig);
+			if (aux && aux->pid > 0)
+				kill(aux->pid, sig);
 		}
 		bool eof = false;
 		if (pr > 0 && (pfd.revents & POLLIN))
@@ -361,8 +381,24 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c)
 		pid_t w;
 		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
 			kids_reaped(w);
+			if (aux && w == aux->pid && stopping) {
+				aux->pid = -1;
+				continue;
+			}
+			if (aux && w == aux->pid) {
+				log_err("auth service pid=%d %s %d, starting it again", (int)w,
+				    WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+				aux->pid = -1;
+				if (now_ms() - aux_started < 1000)
+					sleep(1);	/* a service that dies at once: no busy loop */
+				aux_started = now_ms();
+				aux->pid = aux->spawn(aux->ctx);
+				continue;
+			}
 			if (w == worker) {
 				kids_kill();
+				aux_stop(aux);
 				pctx_free(&p);
 				if (WIFSIGNALED(status)) {
 					log_err("worker process killed by signal %d", WTERMSIG(status));
@@ -375,6 +411,7 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c)
 			/* Worker closed its end: wait for it to exit. */
 			waitpid(worker, &status, 0);
 			kids_kill();
+			aux_stop(aux);
 			pctx_free(&p);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 		}

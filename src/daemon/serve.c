@@ -16,11 +16,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "auth/auth_client.h"
+#include "auth/authd.h"
 #include "daemon/deliver.h"
 #include "daemon/privsep.h"
 #include "daemon/sched.h"
+#include "daemon/tlsconf.h"
 #include "lib/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -35,8 +39,14 @@ struct worker {
 	struct aliases *aliases;
 	struct sched *sched;
 	struct smtp_server *smtp;
+	struct auth_client *auth;
 	struct delivery_ctx dc;
 	int priv_fd;
+	int *fds;		/* listeners, in config order (the last: the local socket) */
+	size_t nfds;
+	struct tls_set *tls;
+	int tls_sock;		/* certificates from the root parent on SIGHUP; -1 alone */
+	struct tlsconf_rx *tls_rx;
 	uid_t vuid;
 	gid_t vgid;
 	bool stopping;
@@ -109,7 +119,8 @@ check_rcpt(void *ctx, const struct smtp_peer *peer, const struct mailaddr *a, ch
 		    addr);
 		return buf;
 	}
-	if (peer->trusted)
+	/* Relay: permit_mynetworks, permit_sasl_authenticated, else reject. */
+	if (peer->trusted || peer->auth_user[0] != '\0')
 		return NULL;
 	snprintf(buf, bufsz, "554 5.7.1 <%s>: Relay access denied", addr);
 	return buf;
@@ -141,6 +152,35 @@ delivery_ctx_fill(struct worker *w)
 	w->dc.default_uid = pw ? pw->pw_uid : 65534;
 	w->dc.default_gid = pw ? pw->pw_gid : 65534;
 	w->dc.priv_fd = w->priv_fd;
+}
+
+/* Not root: the auth service is our own child, and hears SIGHUP from us. */
+static pid_t auth_child = -1;
+
+/* New sessions use the new certificates; sessions in progress keep theirs. */
+static void
+tls_swap(struct worker *w, struct tls_set *t)
+{
+	for (size_t i = 0; i + 1 < w->nfds; i++)
+		smtp_server_set_tls(w->smtp, w->fds[i], tls_set_ctx(t, i));
+	tls_set_free(&w->tls);
+	w->tls = t;
+	log_info("TLS certificates loaded");
+}
+
+static void
+on_tls_sock(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct tls_set *t = NULL;
+	char *err = NULL;
+	(void)what;
+	int r = tlsconf_rx_read(w->tls_rx, fd, &t, &err);
+	if (r < 0) {
+		log_err("TLS reload failed, keeping the certificates in use: %s", err);
+		free(err);
+	} else if (r == 1)
+		tls_swap(w, t);
 }
 
 static void
@@ -176,6 +216,17 @@ reload(struct worker *w)
 	conf_free(oc);
 	free(oc);
 	log_info("reloaded configuration from %s", w->conf_path);
+	if (auth_child > 0)
+		kill(auth_child, SIGHUP);
+	if (w->tls_sock < 0) {
+		/* Alone (not root): the files are ours to read again. */
+		struct tls_set *t = tlsconf_load(w->conf, w->nfds - 1, &err);
+		if (t == NULL) {
+			log_err("TLS reload failed, keeping the certificates in use: %s", err);
+			free(err);
+		} else
+			tls_swap(w, t);
+	}
 }
 
 static void
@@ -201,10 +252,13 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 static int
-worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size_t nfds,
-    int priv_fd, uid_t vuid, gid_t vgid, struct tls_ctx *tls)
+worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix,
+    const enum listen_kind *kinds, size_t nfds, int priv_fd, uid_t vuid, gid_t vgid,
+    struct tls_set *tls, int tls_sock)
 {
-	struct worker w = { .conf = c, .priv_fd = priv_fd, .vuid = vuid, .vgid = vgid };
+	struct worker w = { .conf = c, .priv_fd = priv_fd, .vuid = vuid, .vgid = vgid,
+		.fds = fds, .nfds = nfds, .tls = tls, .tls_sock = tls_sock };
+	struct event *tlsev = NULL;
 	char *err = NULL;
 	const char *qerr;
 
@@ -230,11 +284,19 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 	w.sched = sched_new(w.eb, c, c->spool, w.q, &w.dc);
 	struct smtp_server_ops ops = { .check_rcpt = check_rcpt, .queued = on_queued, .ctx = &w };
 	w.smtp = smtp_server_new(w.eb, c, w.q, &ops);
-	if (tls != NULL)
-		smtp_server_set_tls(w.smtp, tls_ctx_ssl(tls),
-		    strcmp(c->smtpd_tls_security_level, "encrypt") == 0);
+	smtp_server_set_tls_required(w.smtp, strcmp(c->smtpd_tls_security_level, "encrypt") == 0);
+	if (tls_sock >= 0) {
+		w.tls_rx = tlsconf_rx_new(nfds - 1);
+		tlsev = event_new(w.eb, tls_sock, EV_READ | EV_PERSIST, on_tls_sock, &w);
+		event_add(tlsev, NULL);
+	}
+	char authpath[4200];
+	snprintf(authpath, sizeof(authpath), "%s/private/auth", c->spool);
+	w.auth = auth_client_new(w.eb, authpath);
+	smtp_server_set_auth(w.smtp, w.auth);
 	for (size_t i = 0; i < nfds; i++)
-		smtp_server_listen(w.smtp, fds[i], is_unix[i]);
+		smtp_server_listen(w.smtp, fds[i], is_unix[i], kinds[i],
+		    is_unix[i] ? NULL : tls_set_ctx(tls, i));
 
 	struct event *sigs[4];
 	int signums[4] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
@@ -264,6 +326,11 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix, size
 	smtp_server_stop_listening(w.smtp);
 	queue_close(&w.q);
 	smtp_server_free(&w.smtp);
+	auth_client_free(&w.auth);
+	if (tlsev)
+		event_free(tlsev);
+	tlsconf_rx_free(&w.tls_rx);
+	tls_set_free(&w.tls);
 	sched_free(&w.sched);
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
@@ -340,6 +407,85 @@ bind_unix(const char *path, char **error_r)
 	return fd;
 }
 
+/* A socket for the auth service: created with its final mode (umask), then
+ * given to uid:gid without following a link (the directory may be another
+ * user's, as Postfix's private/ is). */
+static int
+bind_auth_socket(const char *path, unsigned mode, uid_t uid, gid_t gid, char **error_r)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
+		*error_r = xasprintf("%s: socket path too long", path);
+		return -1;
+	}
+	unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mode_t old = umask(~mode & 0777);
+	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || listen(fd, 256) < 0 || (geteuid() == 0 && lchown(path, uid, gid) < 0)) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct auth_spawn {
+	const char *conf_path;
+	struct conf *c;
+	int *fds;
+	size_t nfds;
+	int close_fd, close_fd2;	/* the parent's privsep and certificate sockets */
+	int tls_sock;		/* the parent's end of the certificate socket */
+	size_t nlisteners;
+	uid_t uid;
+	gid_t gid;
+	const char *user;
+};
+
+/* The auth service runs as run_user; with system users it also gets the
+ * shadow group to read /etc/shadow (as unix_chkpwd does), nothing more. */
+static pid_t
+auth_spawn(void *arg)
+{
+	struct auth_spawn *a = arg;
+	gid_t groups[2] = { a->gid, a->gid };
+	int ng = 1;
+	for (size_t i = 0; i < a->c->nusers; i++)
+		if (a->c->users[i].kind == USERS_SYSTEM) {
+			struct group *gr = getgrnam("shadow");
+			if (gr != NULL)
+				groups[ng++] = gr->gr_gid;
+			break;
+		}
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	if (a->close_fd >= 0)
+		close(a->close_fd);
+	if (a->close_fd2 >= 0)
+		close(a->close_fd2);
+	if (geteuid() == 0 && (setgroups((size_t)ng, groups) < 0 || setgid(a->gid) < 0 ||
+	    setuid(a->uid) < 0 || setuid(0) == 0))
+		fatalx("auth: cannot drop privileges to %s", a->user);
+	_exit(authd_main(a->conf_path, a->c, a->fds, a->nfds));
+}
+
+/* SIGHUP in the root parent: the worker gets the certificates anew (root
+ * opens the files, the worker builds the contexts). */
+static void
+on_parent_hup(void *arg, const struct conf *nc)
+{
+	struct auth_spawn *a = arg;
+	char *err = NULL;
+	if (tlsconf_send(a->tls_sock, nc, a->nlisteners, &err) < 0) {
+		log_err("TLS reload: %s", err);
+		free(err);
+	}
+}
+
 /*
  * As root, before anything else touches the spool: the top and public/ stay
  * root's (run_user cannot swap their entries for symlinks), the queue
@@ -352,6 +498,7 @@ spool_prepare_root(const char *spool, uid_t uid, gid_t gid, char **error_r)
 	static const struct { const char *name; bool user; mode_t mode; } sub[] = {
 		{ "incoming", true, 0700 }, { "queue", true, 0700 }, { "state", true, 0700 },
 		{ "corrupt", true, 0700 }, { "free", true, 0700 }, { "public", false, 0755 },
+		{ "private", false, 0755 },
 	};
 	struct stat st;
 
@@ -404,8 +551,8 @@ serve_tls_paths(const struct conf *c, char *cert, char *key, size_t sz)
 	}
 }
 
-struct tls_ctx *
-serve_load_tls(const struct conf *c, char **error_r)
+int
+serve_tls_prepare(const struct conf *c, char **error_r)
 {
 	char cert[4096], key[4096];
 	struct stat st;
@@ -416,14 +563,14 @@ serve_load_tls(const struct conf *c, char **error_r)
 		snprintf(dir, sizeof(dir), "%s/tls", c->spool);
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 			*error_r = xasprintf("%s: %s", dir, strerror(errno));
-			return NULL;
+			return -1;
 		}
 		if (tls_make_selfsigned(cert, key, c->hostname, error_r) < 0)
-			return NULL;
+			return -1;
 		log_info("no tls_cert configured: made a self-signed certificate for %s in %s",
 		    c->hostname, cert);
 	}
-	return tls_server_new(cert, key, error_r);
+	return 0;
 }
 
 int
@@ -432,12 +579,15 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	struct conf *c = xcalloc(1, sizeof(*c));
 	char *err = NULL;
 	const char *qerr;
-	int *fds = NULL;
+	int *fds = NULL, *afds = NULL;
 	bool *is_unix = NULL;
-	size_t nfds = 0;
-	char pidpath[4096] = "", sockpath[4096] = "";
+	enum listen_kind *kinds = NULL;
+	size_t nfds = 0, nafds = 0;
+	char pidpath[4096] = "", sockpath[4096] = "", authpath[4096] = "";
 	int rc = 1;
-	struct tls_ctx *tls = NULL;
+	struct tls_set *tls = NULL;
+	pid_t auth_pid = -1;
+	int tsp[2] = { -1, -1 };
 
 	log_init("estafeta", daemonize, debug ? LOG_L_DEBUG : LOG_L_INFO);
 	if (conf_load(conf_path, c, &err) < 0) {
@@ -460,6 +610,11 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		goto fail;
 	}
 	userdb_free(&u);
+	const char *why = authd_check_mechs(c->auth_mechanisms);
+	if (why != NULL) {
+		fprintf(stderr, "estafeta: %s: %s\n", c->path, why);
+		goto fail;
+	}
 	if (c->nlisteners == 0) {
 		c->listeners = xcalloc(1, sizeof(*c->listeners));
 		c->listeners[0] = (struct listener_conf){ .kind = LISTEN_SMTP, .name = xstrdup("smtp"),
@@ -497,9 +652,14 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		queue_close(&q);
 	}
 
-	/* TLS: the key is read now, before privileges are dropped. */
-	if (strcmp(c->smtpd_tls_security_level, "none") != 0 &&
-	    (tls = serve_load_tls(c, &err)) == NULL) {
+	/* TLS: the key is read now, before privileges are dropped. Submission
+	 * listeners need it whatever port 25 does. */
+	bool need_tls = strcmp(c->smtpd_tls_security_level, "none") != 0;
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].kind != LISTEN_SMTP)
+			need_tls = true;
+	if (need_tls && (serve_tls_prepare(c, &err) < 0 ||
+	    (tls = tlsconf_load(c, c->nlisteners, &err)) == NULL)) {
 		fprintf(stderr, "estafeta: %s\n", err);
 		goto fail;
 	}
@@ -507,9 +667,11 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	nfds = c->nlisteners + 1;
 	fds = xcalloc(nfds, sizeof(int));
 	is_unix = xcalloc(nfds, sizeof(bool));
+	kinds = xcalloc(nfds, sizeof(*kinds));
 	for (size_t i = 0; i < nfds; i++)
 		fds[i] = -1;
 	for (size_t i = 0; i < c->nlisteners; i++) {
+		kinds[i] = c->listeners[i].kind;
 		fds[i] = bind_inet(&c->listeners[i], &err);
 		if (fds[i] < 0) {
 			fprintf(stderr, "estafeta: %s:%u: %s\n", c->path, c->listeners[i].line, err);
@@ -524,6 +686,49 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		goto fail;
 	}
 
+	/* The auth service's sockets: the sessions' own in spool/private, and
+	 * auth_listen ones for other programs (Postfix). */
+	nafds = 1 + c->nauth_listen;
+	afds = xcalloc(nafds, sizeof(int));
+	for (size_t i = 0; i < nafds; i++)
+		afds[i] = -1;
+	snprintf(authpath, sizeof(authpath), "%s/private", c->spool);
+	if (pw == NULL && mkdir(authpath, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "estafeta: %s: %s\n", authpath, strerror(errno));
+		goto fail;
+	}
+	snprintf(authpath, sizeof(authpath), "%s/private/auth", c->spool);
+	afds[0] = bind_auth_socket(authpath, 0600, vuid, vgid, &err);
+	for (size_t i = 0; afds[0] >= 0 && i < c->nauth_listen; i++) {
+		const struct auth_listen_conf *al = &c->auth_listen[i];
+		uid_t au = 0;
+		gid_t ag = vgid;
+		struct passwd *apw = al->user ? getpwnam(al->user) : NULL;
+		struct group *agr = al->group ? getgrnam(al->group) : NULL;
+		if ((al->user && apw == NULL) || (al->group && agr == NULL)) {
+			fprintf(stderr, "estafeta: %s:%u: auth_listen: no such %s '%s'\n", c->path, al->line,
+			    al->user && apw == NULL ? "user" : "group",
+			    al->user && apw == NULL ? al->user : al->group);
+			goto fail;
+		}
+		if (apw != NULL)
+			au = apw->pw_uid;
+		if (agr != NULL)
+			ag = agr->gr_gid;
+		afds[1 + i] = bind_auth_socket(al->path, al->mode, au, ag, &err);
+		if (afds[1 + i] < 0) {
+			fprintf(stderr, "estafeta: %s:%u: auth_listen %s\n", c->path, al->line, err);
+			goto fail;
+		}
+	}
+	if (afds[0] < 0) {
+		fprintf(stderr, "estafeta: %s\n", err);
+		goto fail;
+	}
+	struct auth_spawn as = { .conf_path = conf_path, .c = c, .fds = afds, .nfds = nafds,
+		.close_fd = -1, .close_fd2 = -1, .tls_sock = -1, .uid = vuid, .gid = vgid,
+		.user = pw ? pw->pw_name : "" };
+
 	if (daemonize && daemon(0, 0) < 0) {
 		fprintf(stderr, "estafeta: daemon: %s\n", strerror(errno));
 		goto fail;
@@ -536,34 +741,67 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 
 	if (pw != NULL) {
 		int sp[2];
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+		    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tsp) < 0)
 			fatalx("socketpair: %s", strerror(errno));
 		pid_t pid = fork();
 		if (pid < 0)
 			fatalx("fork: %s", strerror(errno));
 		if (pid == 0) {
 			close(sp[0]);
+			for (size_t i = 0; i < nafds; i++)
+				close(afds[i]);	/* only the auth service answers there */
 			if (setgroups(1, &vgid) < 0 || setgid(vgid) < 0 || setuid(vuid) < 0 ||
 			    setuid(0) == 0)
 				fatalx("cannot drop privileges to %s", pw->pw_name);
-			_exit(worker_main(conf_path, c, fds, is_unix, nfds, sp[1], vuid, vgid, tls));
+			close(tsp[0]);
+			_exit(worker_main(conf_path, c, fds, is_unix, kinds, nfds, sp[1], vuid, vgid, tls,
+			    tsp[1]));
 		}
 		close(sp[1]);
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
-		log_info("privileged parent pid=%d, worker pid=%d runs as %s", (int)getpid(), (int)pid,
-		    pw->pw_name);
-		rc = privsep_parent_loop(sp[0], pid, c);
+		tls_set_free(&tls);	/* the keys stay with the worker only */
+		close(tsp[1]);
+		as.close_fd = sp[0];
+		as.close_fd2 = tsp[0];
+		as.tls_sock = tsp[0];
+		as.nlisteners = c->nlisteners;
+		struct privsep_aux aux = { .spawn = auth_spawn, .hup = on_parent_hup, .ctx = &as };
+		aux.pid = auth_spawn(&as);
+		log_info("privileged parent pid=%d, worker pid=%d and auth pid=%d run as %s",
+		    (int)getpid(), (int)pid, (int)aux.pid, pw->pw_name);
+		rc = privsep_parent_loop(sp[0], pid, c, &aux);
 	} else {
-		rc = worker_main(conf_path, c, fds, is_unix, nfds, -1, vuid, vgid, tls);
+		auth_pid = auth_child = auth_spawn(&as);
+		if (auth_pid < 0)
+			fatalx("fork: %s", strerror(errno));
+		for (size_t i = 0; i < nafds; i++) {
+			close(afds[i]);
+			afds[i] = -1;
+		}
+		rc = worker_main(conf_path, c, fds, is_unix, kinds, nfds, -1, vuid, vgid, tls, -1);
+		tls = NULL;	/* the worker freed it */
 		c = NULL;	/* the worker owned it (a reload may have replaced it) */
 		for (size_t i = 0; i < nfds; i++)
 			fds[i] = -1;	/* closed by the worker's listeners */
 	}
 	unlink(pidpath);
 	unlink(sockpath);
+	unlink(authpath);
 fail:
-	tls_ctx_free(&tls);
+	if (auth_pid > 0) {
+		kill(auth_pid, SIGTERM);
+		waitpid(auth_pid, NULL, 0);
+	}
+	for (size_t i = 0; afds != NULL && i < nafds; i++)
+		if (afds[i] >= 0)
+			close(afds[i]);
+	free(afds);
+	free(kinds);
+	tls_set_free(&tls);
+	if (tsp[0] >= 0)
+		close(tsp[0]);
 	for (size_t i = 0; fds != NULL && i < nfds; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

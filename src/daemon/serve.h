@@ -11,8 +11,8 @@ int serve_main(const char *conf_path, bool daemonize, bool debug);
 struct tls_ctx;
 /* The certificate and key in use: tls_cert/tls_key, or spool/tls/{cert,key}.pem. */
 void serve_tls_paths(const struct conf *c, char *cert, char *key, size_t sz);
-/* Load the STARTTLS context, making the self-signed certificate when none is configured. */
-struct tls_ctx *serve_load_tls(const struct conf *c, char **error_r);
+/* Make the self-signed certificate when none is configured and it is missing. */
+int serve_tls_prepare(const struct conf *c, char **error_r);
 /* Load c->aliases (none when unset). 0, or -1 with *error_r allocated. */
 int serve_load_aliases(const struct conf *c, struct aliases **a_r, char **error_r);
 #endif

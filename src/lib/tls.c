@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -16,8 +17,15 @@
 
 #include "lib/util.h"
 
+struct tls_sni {
+	char *name;		/* lower-case; "*.example.org" matches one label */
+	struct tls_ctx *ctx;
+};
+
 struct tls_ctx {
 	SSL_CTX *ssl;
+	struct tls_sni *sni;
+	size_t nsni;
 };
 
 /* The most recent OpenSSL error as text, with a prefix. */
@@ -32,8 +40,37 @@ ossl_error(const char *what)
 	return xasprintf("%s: %s", what, buf);
 }
 
+/* Leaf certificate then its chain, from PEM text. */
+static int
+use_chain(SSL_CTX *c, const char *pem, size_t len)
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	X509 *x = b ? PEM_read_bio_X509_AUX(b, NULL, NULL, NULL) : NULL;
+	int ok = x != NULL && SSL_CTX_use_certificate(c, x) == 1;
+	X509_free(x);
+	SSL_CTX_clear_chain_certs(c);
+	while (ok) {
+		X509 *ca = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		if (ca == NULL) {
+			/* The end of the text is not an error. */
+			if (ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE)
+				ERR_clear_error();
+			else
+				ok = false;
+			break;
+		}
+		if (SSL_CTX_add0_chain_cert(c, ca) != 1) {
+			X509_free(ca);
+			ok = false;
+		}
+	}
+	BIO_free(b);
+	return ok ? 0 : -1;
+}
+
 struct tls_ctx *
-tls_server_new(const char *cert, const char *key, char **error_r)
+tls_server_new_pem(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
+    const char *cert_name, const char *key_name, char **error_r)
 {
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 	if (c == NULL) {
@@ -43,43 +80,113 @@ tls_server_new(const char *cert, const char *key, char **error_r)
 	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
 	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+	/* Idle connections keep no record buffers (memory per idle session). */
+	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
 		*error_r = ossl_error("cipher list");
 		SSL_CTX_free(c);
 		return NULL;
 	}
-	if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
-		*error_r = ossl_error(cert);
+	if (use_chain(c, cert_pem, cert_len) < 0) {
+		*error_r = ossl_error(cert_name);
 		SSL_CTX_free(c);
 		return NULL;
 	}
-	if (SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1) {
-		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
-			ERR_clear_error();
-			*error_r = xasprintf("%s: the key does not match the certificate %s", key,
-			    cert);
-		} else
-			*error_r = ossl_error(key);
+	BIO *b = BIO_new_mem_buf(key_pem, (int)key_len);
+	EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	if (k == NULL) {
+		*error_r = ossl_error(key_name);
 		SSL_CTX_free(c);
 		return NULL;
 	}
-	if (SSL_CTX_check_private_key(c) != 1) {
-		*error_r = ossl_error("the key does not match the certificate");
+	if (SSL_CTX_use_PrivateKey(c, k) != 1 || SSL_CTX_check_private_key(c) != 1) {
+		EVP_PKEY_free(k);
+		ERR_clear_error();
+		*error_r = xasprintf("%s: the key does not match the certificate %s", key_name,
+		    cert_name);
 		SSL_CTX_free(c);
 		return NULL;
 	}
+	EVP_PKEY_free(k);
 	struct tls_ctx *t = xcalloc(1, sizeof(*t));
 	t->ssl = c;
 	return t;
 }
 
+struct tls_ctx *
+tls_server_new(const char *cert, const char *key, char **error_r)
+{
+	char *cp = NULL, *kp = NULL;
+	size_t cl, kl;
+
+	if (read_file(cert, 1 << 20, &cp, &cl) < 0) {
+		*error_r = xasprintf("%s: %s", cert, strerror(errno));
+		return NULL;
+	}
+	if (read_file(key, 1 << 20, &kp, &kl) < 0) {
+		*error_r = xasprintf("%s: %s", key, strerror(errno));
+		free(cp);
+		return NULL;
+	}
+	struct tls_ctx *t = tls_server_new_pem(cp, cl, kp, kl, cert, key, error_r);
+	free(cp);
+	explicit_bzero(kp, kl);
+	free(kp);
+	return t;
+}
+
+static bool
+sni_match(const char *pattern, const char *name)
+{
+	if (strcasecmp(pattern, name) == 0)
+		return true;
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return false;
+	const char *dot = strchr(name, '.');
+	return dot != NULL && dot != name && strcasecmp(pattern + 1, dot) == 0;
+}
+
+static int
+on_servername(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_ctx *t = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	(void)alert;
+	if (name == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	for (size_t i = 0; i < t->nsni; i++)
+		if (sni_match(t->sni[i].name, name)) {
+			SSL_set_SSL_CTX(ssl, t->sni[i].ctx->ssl);
+			return SSL_TLSEXT_ERR_OK;
+		}
+	return SSL_TLSEXT_ERR_NOACK;	/* the default certificate */
+}
+
+void
+tls_ctx_add_sni(struct tls_ctx *t, const char *name, struct tls_ctx *child)
+{
+	t->sni = xreallocarray(t->sni, t->nsni + 1, sizeof(*t->sni));
+	t->sni[t->nsni].name = xstrdup(name);
+	t->sni[t->nsni].ctx = child;
+	t->nsni++;
+	SSL_CTX_set_tlsext_servername_callback(t->ssl, on_servername);
+	SSL_CTX_set_tlsext_servername_arg(t->ssl, t);
+}
+
 void
 tls_ctx_free(struct tls_ctx **ctx)
 {
-	if (*ctx == NULL)
+	struct tls_ctx *t = *ctx;
+	if (t == NULL)
 		return;
-	SSL_CTX_free((*ctx)->ssl);
-	free(*ctx);
+	for (size_t i = 0; i < t->nsni; i++) {
+		free(t->sni[i].name);
+		tls_ctx_free(&t->sni[i].ctx);
+	}
+	free(t->sni);
+	SSL_CTX_free(t->ssl);
+	free(t);
 	*ctx = NULL;
 }
 

@@ -16,6 +16,15 @@ struct tls_ctx;
  * *error_r allocated ("file: reason") on error.
  */
 struct tls_ctx *tls_server_new(const char *cert, const char *key, char **error_r);
+/* The same from PEM text already read (names are for error messages). */
+struct tls_ctx *tls_server_new_pem(const char *cert_pem, size_t cert_len, const char *key_pem,
+    size_t key_len, const char *cert_name, const char *key_name, char **error_r);
+/* Serve child's certificate to clients asking for name by SNI (exact, or
+ * "*.example.org" for one label); t owns child afterwards. Other names get
+ * t's own certificate. */
+void tls_ctx_add_sni(struct tls_ctx *t, const char *name, struct tls_ctx *child);
+/* Frees the context and its SNI children. SSL_CTXs are reference counted:
+ * connections still using one keep it alive. */
 void tls_ctx_free(struct tls_ctx **ctx);
 /* The OpenSSL SSL_CTX, for the connection layer (returned as void * so that
  * callers need not include OpenSSL headers). */

@@ -19,6 +19,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "auth/auth_client.h"
+#include "auth/sasl.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/hdr.h"
@@ -45,9 +47,18 @@ struct session {
 	enum sstate state;
 	bool esmtp, discard_line, closing, paused, dead, reading;
 	SSL *ssl;		/* after STARTTLS */
+	SSL_CTX *tls;		/* the listener's context when the session began (a reference) */
 	bool tls_pending;	/* 220 for STARTTLS queued: start TLS once it is written */
 	bool handshaking;
+	bool implicit_tls;	/* submissions: the banner waits for the handshake */
+	enum listen_kind kind;
 	unsigned errors;
+	/* AUTH (RFC 4954) */
+	struct auth_request *auth_req;	/* exchange in progress: lines go to it */
+	bool auth_wait;			/* waiting for the auth service */
+	bool auth_final;		/* 334 with success data sent: next line gets 235 */
+	char auth_mech[32];
+	unsigned auth_failures;
 	char helo[256];
 
 	char *ibuf;
@@ -78,6 +89,8 @@ struct listener {
 	struct event *ev;
 	int fd;
 	bool is_unix;
+	enum listen_kind kind;
+	SSL_CTX *tls;		/* NULL: no TLS on this listener (a reference) */
 	struct listener *next;
 };
 
@@ -91,8 +104,8 @@ struct smtp_server {
 	unsigned nsessions;
 	char *scratch;		/* DATA scanner output */
 	bool stopping;		/* no new commands: answer what is in flight, then close */
-	SSL_CTX *tls;		/* NULL: STARTTLS not offered */
 	bool tls_required;	/* MAIL needs TLS first (smtpd_tls_security_level encrypt) */
+	struct auth_client *auth;	/* NULL: AUTH not offered */
 	unsigned long long avail, avail_at;	/* spool free bytes, and when sampled (ms) */
 };
 
@@ -222,7 +235,7 @@ body_put(struct session *s, const char *p, size_t n)
 		char fix[1024];
 		size_t fl = 0;
 		fix[0] = '\0';
-		if (s->peer.trusted) {
+		if (s->peer.trusted || s->peer.auth_user[0]) {
 			char date[64];
 			unsigned have = s->hs.have;
 			if (!(have & HDR_HAVE_MESSAGE_ID)) {
@@ -288,8 +301,10 @@ data_start(struct session *s, bool bdat)
 	else {
 		char helo[300];
 		log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
-		const char *with = s->esmtp ? (s->smtputf8 ? (s->ssl ? "UTF8SMTPS" : "UTF8SMTP") :
-		    (s->ssl ? "ESMTPS" : "ESMTP")) : "SMTP";
+		/* RFC 3848: S for TLS, A for an authenticated client. */
+		char with[16];
+		snprintf(with, sizeof(with), "%s%s%s", !s->esmtp ? "SMTP" : s->smtputf8 ? "UTF8SMTP" :
+		    "ESMTP", s->ssl ? "S" : "", s->esmtp && s->peer.auth_user[0] ? "A" : "");
 		char tlsinfo[160] = "";
 		if (s->ssl != NULL)
 			snprintf(tlsinfo, sizeof(tlsinfo), "\n\t(using %s with cipher %s)",
@@ -394,6 +409,239 @@ data_end(struct session *s)
 	queue_file_commit(qf, commit_done, s);
 }
 
+/* ---- AUTH (RFC 4954) ---- */
+
+static bool
+is_loopback(const struct session *s)
+{
+	const struct sockaddr_storage *ss = &s->peer.ss;
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/* May the password travel on this connection? */
+static bool
+auth_secured(const struct session *s)
+{
+	const struct conf *cf = s->srv->conf;
+	return s->ssl != NULL || strcmp(cf->disable_plaintext_auth, "no") == 0 ||
+	    (strcmp(cf->plaintext_auth_loopback, "yes") == 0 && is_loopback(s));
+}
+
+static bool
+auth_offered(const struct session *s)
+{
+	if (s->srv->auth == NULL || s->peer.local)
+		return false;
+	if (s->kind == LISTEN_SMTP && strcmp(s->srv->conf->smtpd_sasl_auth_enable, "yes") != 0)
+		return false;
+	/* Submission: TLS first, then AUTH (RFC 8314 and seed configs). */
+	return !(s->kind == LISTEN_SUBMISSION && s->ssl == NULL && s->tls != NULL);
+}
+
+static const char *
+auth_mechs(const struct session *s, char *buf, size_t sz)
+{
+	buf[0] = '\0';
+	if (!auth_offered(s) || s->peer.auth_user[0])
+		return buf;
+	return auth_client_mechs(s->srv->auth, auth_secured(s), buf, (unsigned)sz);
+}
+
+static void
+auth_end(struct session *s)
+{
+	s->auth_req = NULL;
+	s->auth_wait = false;
+	s->auth_final = false;
+}
+
+static void
+auth_reply(void *ctx, enum auth_status st, const char *data, const char *user)
+{
+	struct session *s = ctx;
+	const struct conf *cf = s->srv->conf;
+	char pd[96], u[300];
+
+	s->auth_wait = false;
+	switch (st) {
+	case AUTH_CONTINUE:
+		reply(s, "334 %s", data);
+		break;
+	case AUTH_OK:
+		s->auth_req = NULL;
+		strlcpy(s->peer.auth_user, user && *user ? user : "?", sizeof(s->peer.auth_user));
+		peer_describe(s, pd, sizeof(pd));
+		log_info("sid=%s client=%s sasl_method=%s sasl_username=%s", s->sid, pd, s->auth_mech,
+		    log_escape(u, sizeof(u), s->peer.auth_user, strlen(s->peer.auth_user)));
+		if (data != NULL && *data) {
+			/* Success data goes in a challenge (RFC 4954 4). */
+			s->auth_final = true;
+			reply(s, "334 %s", data);
+		} else {
+			reply(s, "235 2.7.0 Authentication successful");
+			auth_end(s);
+		}
+		break;
+	case AUTH_FAIL:
+		auth_end(s);
+		s->auth_failures++;
+		reply(s, "535 5.7.8 Error: authentication failed");
+		if (cf->auth_max_failures > 0 && s->auth_failures >= (unsigned)cf->auth_max_failures) {
+			reply(s, "421 4.7.0 %s Error: too many failed authentications", cf->hostname);
+			s->closing = true;
+		}
+		break;
+	case AUTH_TEMPFAIL:
+		auth_end(s);
+		reply(s, "454 4.7.0 Temporary authentication failure");
+		break;
+	}
+	if (!s->dead)
+		session_process(s);
+}
+
+/* A line of an exchange in progress (a response to 334). */
+static void
+auth_line(struct session *s, char *line, size_t len)
+{
+	if (s->auth_final) {
+		auth_end(s);
+		if (len == 0)
+			reply(s, "235 2.7.0 Authentication successful");
+		else {
+			/* The client refused our proof: the login does not count. */
+			s->peer.auth_user[0] = '\0';
+			reply(s, "535 5.7.8 Error: authentication failed");
+		}
+		return;
+	}
+	if (len == 1 && line[0] == '*') {
+		auth_client_cancel(s->auth_req);
+		auth_end(s);
+		reply(s, "501 5.7.0 Authentication aborted");
+		return;
+	}
+	s->auth_wait = true;
+	auth_client_continue(s->auth_req, line);
+}
+
+static bool
+b64_plausible(const char *p)
+{
+	size_t n = strlen(p);
+	if (n % 4 != 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= '0' && p[i] <= '9') || p[i] == '+' || p[i] == '/' || p[i] == '='))
+			return false;
+	return true;
+}
+
+static void
+cmd_auth(struct session *s, struct smtp_cmd *c)
+{
+	struct smtp_server *srv = s->srv;
+	char mech[32], ip[64] = "";
+	const char *arg = c->arg ? c->arg : "", *sp, *resp = NULL;
+	bool plaintext = false;
+
+	if (!auth_offered(s)) {
+		if (s->kind == LISTEN_SUBMISSION && s->ssl == NULL && srv->auth != NULL && !s->peer.local)
+			reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		else
+			reply(s, "502 5.5.1 Error: AUTH is not offered (see EHLO)");
+		return;
+	}
+	if (s->state == S_GREET || !s->esmtp) {
+		reply(s, "503 5.5.1 Error: send EHLO first");
+		return;
+	}
+	if (s->peer.auth_user[0]) {
+		reply(s, "503 5.5.1 Error: already authenticated");
+		return;
+	}
+	if (s->have_mail) {
+		reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return;
+	}
+	sp = strchr(arg, ' ');
+	size_t ml = sp ? (size_t)(sp - arg) : strlen(arg);
+	if (ml == 0 || ml >= sizeof(mech) || (sp && (sp[1] == '\0' || strchr(sp + 1, ' ')))) {
+		reply(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+		return;
+	}
+	memcpy(mech, arg, ml);
+	mech[ml] = '\0';
+	for (char *p = mech; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p -= 32;
+	if (!auth_client_has_mech(srv->auth, mech, &plaintext)) {
+		reply(s, "504 5.5.4 Unrecognized authentication type");
+		return;
+	}
+	if (plaintext && !auth_secured(s)) {
+		reply(s, "538 5.7.11 Encryption required for requested authentication mechanism");
+		return;
+	}
+	if (sp != NULL) {
+		resp = sp + 1;
+		if (strcmp(resp, "=") == 0)
+			resp = "";	/* an empty initial response (RFC 4954 4) */
+		else if (!b64_plausible(resp)) {
+			reply(s, "501 5.5.2 Cannot decode response");
+			return;
+		}
+	}
+	if (!s->peer.local)
+		strlcpy(ip, s->peer.addr, sizeof(ip));
+	strlcpy(s->auth_mech, mech, sizeof(s->auth_mech));
+	s->auth_wait = true;
+	s->auth_req = auth_client_start(srv->auth, mech, "smtp", "", ip, auth_secured(s), resp,
+	    auth_reply, s);
+}
+
+/* reject_sender_login_mismatch: the sender must be the login's own address. */
+static bool
+sender_owned(const struct session *s, const struct mailaddr *a)
+{
+	const struct conf *cf = s->srv->conf;
+	char local[ADDR_LOCAL_MAX + 1], login[256], *at;
+
+	if (a->local[0] == '\0')
+		return true;	/* <> */
+	strlcpy(login, s->peer.auth_user, sizeof(login));
+	str_lower(login);
+	strlcpy(local, a->local, sizeof(local));
+	str_lower(local);
+	at = strchr(login, '@');
+	if (at != NULL) {
+		char full[600];
+		snprintf(full, sizeof(full), "%s@%s", local, a->domain);
+		str_lower(full);
+		if (strcmp(full, login) == 0)
+			return true;
+		*at = '\0';
+		if (strcasecmp(at + 1, a->domain) != 0)
+			return false;
+	} else if (a->literal || !conf_is_local_domain(cf, a->domain))
+		return false;
+	if (strcmp(local, login) == 0)
+		return true;
+	/* login+ext: the extension after recipient_delimiter is the user's too. */
+	char *d = cf->recipient_delimiter[0] ? strpbrk(local + 1, cf->recipient_delimiter) : NULL;
+	if (d == NULL)
+		return false;
+	*d = '\0';
+	return strcmp(local, login) == 0;
+}
+
 /* ---- commands ---- */
 
 static void
@@ -410,8 +658,11 @@ cmd_ehlo(struct session *s, struct smtp_cmd *c, bool esmtp)
 	}
 	reply(s, "250-%s", cf->hostname);
 	reply(s, "250-PIPELINING");
-	if (s->srv->tls != NULL && s->ssl == NULL)
+	if (s->tls != NULL && s->ssl == NULL)
 		reply(s, "250-STARTTLS");
+	char mechs[128];
+	if (auth_mechs(s, mechs, sizeof(mechs))[0] != '\0')
+		reply(s, "250-AUTH %s", mechs);
 	reply(s, "250-SIZE %lld", cf->message_size_limit);
 	reply(s, "250-VRFY");
 	reply(s, "250-ENHANCEDSTATUSCODES");
@@ -460,8 +711,13 @@ cmd_mail(struct session *s, struct smtp_cmd *c)
 		reply(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
-	if (s->srv->tls_required && s->ssl == NULL && !s->peer.local) {
+	if ((s->srv->tls_required || s->kind == LISTEN_SUBMISSION) && s->tls != NULL &&
+	    s->ssl == NULL && !s->peer.local) {
 		reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return;
+	}
+	if (s->kind != LISTEN_SMTP && !s->peer.local && s->peer.auth_user[0] == '\0') {
+		reply(s, "530 5.7.0 Authentication required");
 		return;
 	}
 	bool utf8 = false;
@@ -520,6 +776,12 @@ cmd_mail(struct session *s, struct smtp_cmd *c)
 	}
 	if (addr_format(&c->addr, addr, sizeof(addr)) < 0) {
 		reply(s, "501 5.1.7 Bad sender address syntax");
+		return;
+	}
+	if (s->peer.auth_user[0] && strcmp(cf->reject_sender_login_mismatch, "yes") == 0 &&
+	    !sender_owned(s, &c->addr)) {
+		reply(s, "553 5.7.1 <%s>: Sender address rejected: not owned by the authenticated user",
+		    addr);
 		return;
 	}
 	if (!spool_has_room(s)) {
@@ -717,7 +979,8 @@ cmd_dispatch(struct session *s, char *line, size_t len)
 		/* A failed MAIL/RCPT keeps the transaction as it is (RFC 5321 4.1.4). */
 		return;
 	}
-	if ((c.verb != SMTP_V_MAIL && c.verb != SMTP_V_RCPT && len > CMD_MAX) || len > CMD_MAX_EXT) {
+	if ((c.verb != SMTP_V_MAIL && c.verb != SMTP_V_RCPT && c.verb != SMTP_V_AUTH && len > CMD_MAX) ||
+	    len > CMD_MAX_EXT) {
 		reply(s, "500 5.5.2 Error: line too long");
 		return;
 	}
@@ -770,7 +1033,7 @@ cmd_dispatch(struct session *s, char *line, size_t len)
 		reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
 		break;
 	case SMTP_V_STARTTLS:
-		if (s->srv->tls == NULL || s->peer.local) {
+		if (s->tls == NULL || s->peer.local) {
 			reply(s, "502 5.5.1 Error: STARTTLS is not offered (see EHLO)");
 		} else if (s->ssl != NULL) {
 			reply(s, "503 5.5.1 Error: TLS already active");
@@ -785,7 +1048,7 @@ cmd_dispatch(struct session *s, char *line, size_t len)
 		}
 		break;
 	case SMTP_V_AUTH:
-		reply(s, "502 5.5.1 Error: %s is not offered (see EHLO)", smtp_verb_name(c.verb));
+		cmd_auth(s, &c);
 		break;
 	default:
 		reply(s, "500 5.5.1 Error: command not recognized");
@@ -806,7 +1069,8 @@ session_process(struct session *s)
 		return;
 	}
 
-	while (!s->paused && !s->closing && !s->tls_pending && s->ipos < s->ilen) {
+	while (!s->paused && !s->closing && !s->tls_pending && !s->auth_wait && !s->handshaking &&
+	    s->ipos < s->ilen) {
 		char *p = s->ibuf + s->ipos;
 		size_t avail = s->ilen - s->ipos;
 
@@ -854,7 +1118,10 @@ session_process(struct session *s)
 		if (len > 0 && p[len - 1] == '\r')
 			len--;
 		p[len] = '\0';
-		cmd_dispatch(s, p, len);
+		if (s->auth_req != NULL || s->auth_final)
+			auth_line(s, p, len);
+		else
+			cmd_dispatch(s, p, len);
 		if (s->errors >= (unsigned)srv->conf->max_errors && !s->closing) {
 			reply(s, "421 4.7.0 %s Error: too many errors", srv->conf->hostname);
 			s->closing = true;
@@ -923,7 +1190,7 @@ tls_start(struct session *s)
 {
 	s->tls_pending = false;
 	s->ipos = s->ilen = 0;	/* nothing read before the handshake counts */
-	s->ssl = SSL_new(s->srv->tls);
+	s->ssl = SSL_new(s->tls);
 	if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1) {
 		log_warn("sid=%s cannot start TLS", s->sid);
 		s->closing = true;
@@ -932,7 +1199,10 @@ tls_start(struct session *s)
 	SSL_set_mode(s->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_set_accept_state(s->ssl);
 	s->handshaking = true;
-	tls_step(s);
+	/* The handshake runs from the event loop, where a failure may free the
+	 * session: never from inside our callers. */
+	update_read_interest(s);
+	event_active(s->ev_read, EV_READ, 0);
 }
 
 static void
@@ -1049,6 +1319,13 @@ tls_step(struct session *s)
 		s->esmtp = false;
 		s->state = S_GREET;
 		event_del(s->ev_write);
+		if (s->implicit_tls) {
+			s->implicit_tls = false;
+			reply(s, "220 %s", s->srv->conf->banner);
+			session_flush(s);
+			if (s->closing)
+				return;
+		}
 		update_read_interest(s);
 		if (SSL_pending(s->ssl) > 0)
 			event_active(s->ev_read, EV_READ, 0);
@@ -1099,11 +1376,14 @@ session_close(struct session *s)
 	    "quit=%u commands=%u messages=%u", s->sid, pd, s->helo[0] ? 1 : 0, s->n_mail, s->n_rcpt,
 	    s->n_data, s->n_bdat, s->n_rset, s->n_quit, s->n_cmds, s->n_msgs);
 	txn_reset(s);
+	if (s->auth_req != NULL)
+		auth_client_cancel(s->auth_req);
 	if (s->ssl != NULL) {
 		if (!s->handshaking)
 			SSL_shutdown(s->ssl);
 		SSL_free(s->ssl);
 	}
+	SSL_CTX_free(s->tls);
 	event_free(s->ev_read);
 	event_free(s->ev_write);
 	event_free(s->ev_timer);
@@ -1139,6 +1419,9 @@ accept_one(struct smtp_server *srv, struct listener *l)
 	s->peer.ss = ss;
 	s->peer.uid = -1;
 	s->env.submit_uid = -1;
+	s->kind = l->is_unix ? LISTEN_SMTP : l->kind;
+	if (!l->is_unix && l->tls != NULL && SSL_CTX_up_ref(l->tls) == 1)
+		s->tls = l->tls;
 	snprintf(s->sid, sizeof(s->sid), "%08X", ++session_seq ^ ((unsigned)getpid() << 20));
 	if (l->is_unix) {
 		struct ucred cr;
@@ -1187,9 +1470,17 @@ accept_one(struct smtp_server *srv, struct listener *l)
 		session_flush(s);
 		return;
 	}
-	reply(s, "220 %s", srv->conf->banner);
 	struct timeval tv = { .tv_sec = srv->conf->smtpd_timeout };
 	evtimer_add(s->ev_timer, &tv);
+	if (s->kind == LISTEN_SUBMISSIONS && s->tls != NULL) {
+		/* RFC 8314: TLS from the first byte; the banner follows the handshake. */
+		s->implicit_tls = true;
+		tls_start(s);
+		if (s->closing)
+			session_close(s);
+		return;
+	}
+	reply(s, "220 %s", srv->conf->banner);
 	session_flush(s);
 }
 
@@ -1224,11 +1515,15 @@ smtp_server_new(struct event_base *eb, const struct conf *c, struct queue *q,
 }
 
 void
-smtp_server_listen(struct smtp_server *s, int fd, bool is_unix)
+smtp_server_listen(struct smtp_server *s, int fd, bool is_unix, enum listen_kind kind,
+    void *ssl_ctx)
 {
 	struct listener *l = xcalloc(1, sizeof(*l));
 	l->fd = fd;
 	l->is_unix = is_unix;
+	l->kind = kind;
+	if (ssl_ctx != NULL && SSL_CTX_up_ref(ssl_ctx) == 1)
+		l->tls = ssl_ctx;
 	l->ev = event_new(s->eb, fd, EV_READ | EV_PERSIST, on_listen, s);
 	event_add(l->ev, NULL);
 	l->next = s->listeners;
@@ -1236,10 +1531,25 @@ smtp_server_listen(struct smtp_server *s, int fd, bool is_unix)
 }
 
 void
-smtp_server_set_tls(struct smtp_server *s, void *ssl_ctx, bool required)
+smtp_server_set_tls(struct smtp_server *s, int fd, void *ssl_ctx)
 {
-	s->tls = ssl_ctx;
-	s->tls_required = required && ssl_ctx != NULL;
+	for (struct listener *l = s->listeners; l; l = l->next)
+		if (l->fd == fd) {
+			SSL_CTX_free(l->tls);
+			l->tls = ssl_ctx != NULL && SSL_CTX_up_ref(ssl_ctx) == 1 ? ssl_ctx : NULL;
+		}
+}
+
+void
+smtp_server_set_tls_required(struct smtp_server *s, bool required)
+{
+	s->tls_required = required;
+}
+
+void
+smtp_server_set_auth(struct smtp_server *s, struct auth_client *ac)
+{
+	s->auth = ac;
 }
 
 void
@@ -1261,6 +1571,7 @@ smtp_server_stop_listening(struct smtp_server *s)
 	while (s->listeners) {
 		struct listener *l = s->listeners;
 		s->listeners = l->next;
+		SSL_CTX_free(l->tls);
 		event_free(l->ev);
 		close(l->fd);
 		free(l);

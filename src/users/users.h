@@ -1,4 +1,5 @@
-/* users: the user directory — system users (getpwnam) and passwd-files, in config order. */
+/* users: the user directory — system users (getpwnam), passwd-files and
+ * SQLite databases, in config order. */
 #ifndef USERS_H
 #define USERS_H
 #include <stdbool.h>
@@ -14,18 +15,25 @@ struct user_info {
 	char home[1024];	/* "" when the backend has none */
 	uid_t uid;
 	gid_t gid;
-	bool is_virtual;	/* passwd-file user: mail owned by the virtual mail uid */
+	bool is_virtual;	/* passwd-file/sqlite user: mail owned by the virtual mail uid */
 };
 
 struct userdb;
 
-/* Load the backends named in c (passwd-files are read now). vuid/vgid own
- * virtual users' mail when the passwd-file gives no uid. */
+/* Load the backends named in c (passwd-files are read now, SQLite databases
+ * opened read-only). vuid/vgid own virtual users' mail when the backend gives
+ * no uid. */
 struct userdb *userdb_open(const struct conf *c, uid_t vuid, gid_t vgid, char **error_r);
 void userdb_free(struct userdb **u);
 /* local is lower-cased and without +extension. 1 found, 0 unknown, -1 error. */
 int userdb_lookup(const struct userdb *u, const char *local, const char *domain,
     struct user_info *ui);
+/* The stored password ("{SCHEME}..." or a crypt hash) and SCRAM secret (""
+ * if none) of a user, with the same name rules as userdb_lookup. System
+ * users: from getspnam() (needs read access to /etc/shadow; if it cannot be
+ * read return -1, not 0). 1 found, 0 unknown, -1 error. */
+int userdb_password(const struct userdb *u, const char *local, const char *domain,
+    struct user_info *ui, char *pw, size_t pwsz, char *scram, size_t scramsz);
 /* Expand the mailbox template (~, %u, %n, %d, %h, %%) for a user. -1 when the
  * result does not fit, needs a home the user lacks, or would contain "..". */
 int mailbox_expand(const char *tmpl, const struct user_info *ui, char *out, size_t outsz);

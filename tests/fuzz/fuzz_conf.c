@@ -103,7 +103,7 @@ check_valid(const struct conf *c)
 	for (size_t i = 0; i < c->nnetworks; i++)
 		check_cidr(&c->networks[i]);
 	for (size_t i = 0; i < c->nusers; i++)
-		if (c->users[i].kind == USERS_PASSWD_FILE &&
+		if (c->users[i].kind != USERS_SYSTEM &&
 		    (c->users[i].path == NULL || c->users[i].path[0] != '/'))
 			abort();
 	if (c->mailbox_path != NULL && c->mailbox_path[0] != '/' &&

@@ -154,7 +154,7 @@ def t_conf_forms():
                   "%r not understood: %r" % (form, p.out))
 
 
-@test("cli: estafeta demo lab (ESTAFETA_PORT_BASE) takes mail from swaks and mail(1)")
+@test("cli: estafeta demo lab (ESTAFETA_PORT_BASE) takes mail from swaks, mail(1) and submission")
 def t_demo():
     import shutil
     import signal
@@ -196,6 +196,19 @@ def t_demo():
                             "team", "--body", "to the team"], capture_output=True, text=True,
                            timeout=30)
         eq(p.returncode, 0, "swaks to team@ exit status")
+        sub = port - 25 + 587
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % sub, "--auth", "PLAIN",
+                            "--auth-user", "user1", "--auth-password", "pass", "--from",
+                            "user1@lala.local", "--to", "ameliana@lala.local"],
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode != 0 and "250 2.0.0 Ok" not in p.stdout,
+              "submission took AUTH without TLS: %s" % p.stdout[-300:])
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % sub, "--tls", "--auth", "PLAIN",
+                            "--auth-user", "user1", "--auth-password", "pass", "--from",
+                            "user1@lala.local", "--to", "ameliana@lala.local", "--h-Subject",
+                            "submitted"], capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 0, "swaks on submission exit status (%s)" % p.stdout[-300:])
+        check("235 2.7.0" in p.stdout, "no 235 on submission: %s" % p.stdout[-300:])
         menv = dict(os.environ, MAILRC=os.path.join(lab, "mailrc"),
                     ESTAFETA_CONF=os.path.join(lab, "estafeta.conf"), HOME=d)
         p = subprocess.run(["mail", "-s", "1", "ameliana@lala.local"], input="first message\n",
@@ -208,10 +221,10 @@ def t_demo():
                 return [open(os.path.join(nd, n), "rb").read() for n in sorted(os.listdir(nd))]
             except FileNotFoundError:
                 return []
-        wait_for(lambda: len(maildir("ameliana")) == 2 and maildir("user1") and maildir("user2"),
+        wait_for(lambda: len(maildir("ameliana")) == 3 and maildir("user1") and maildir("user2"),
                  10, what="demo deliveries")
         subjects = sorted(header(split_message(m)[0], "Subject")[0] for m in maildir("ameliana"))
-        eq(subjects, ["1", "via swaks"], "ameliana's subjects")
+        eq(subjects, ["1", "submitted", "via swaks"], "ameliana's subjects")
         check(any(b"first message" in m for m in maildir("ameliana")), "mail(1) body missing")
         eq(len(maildir("user1")) + len(maildir("user2")), 2, "team alias deliveries")
         p = subprocess.run([os.path.join(lab, "bin", "mailq")], capture_output=True, text=True,

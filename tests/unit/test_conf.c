@@ -470,13 +470,20 @@ test_users(void **state)
 	assert_int_equal(c.users[2].line, 4);
 	conf_free(&c);
 
-	parse_err("users", PATH ":1: users must be 'system' or 'passwd-file PATH'");
-	parse_err("users ldap", PATH ":1: users must be 'system' or 'passwd-file PATH'");
-	parse_err("users System", PATH ":1: users must be 'system' or 'passwd-file PATH'");
+	parse_err("users", PATH ":1: users must be 'system', 'passwd-file PATH' or 'sqlite PATH'");
+	parse_err("users ldap", PATH ":1: users must be 'system', 'passwd-file PATH' or 'sqlite PATH'");
+	parse_err("users System", PATH ":1: users must be 'system', 'passwd-file PATH' or 'sqlite PATH'");
 	parse_err("users passwd-file", PATH ":1: users passwd-file needs an absolute path");
 	parse_err("users passwd-file etc/users", PATH ":1: users passwd-file needs an absolute path");
 	parse_err("users system extra", PATH ":1: too many words for users");
 	parse_err("users passwd-file /a /b", PATH ":1: too many words for users");
+	parse_err("users sqlite", PATH ":1: users sqlite needs an absolute path");
+	parse_err("users sqlite users.db", PATH ":1: users sqlite needs an absolute path");
+	parse_ok("users sqlite /var/lib/estafeta/users.db\n", &c);
+	assert_int_equal(c.nusers, 1);
+	assert_int_equal(c.users[0].kind, USERS_SQLITE);
+	assert_string_equal(c.users[0].path, "/var/lib/estafeta/users.db");
+	conf_free(&c);
 }
 
 /* ---- mailbox ---- */
@@ -556,8 +563,10 @@ test_listen(void **state)
 
 	parse_err("listen", PATH ":1: listen needs a service and ADDRESS:PORT");
 	parse_err("listen smtp", PATH ":1: listen needs a service and ADDRESS:PORT");
-	parse_err("listen imap 0.0.0.0:143", PATH ":1: unknown listener 'imap' (this version serves: smtp)");
-	parse_err("listen SMTP 0.0.0.0:25", PATH ":1: unknown listener 'SMTP' (this version serves: smtp)");
+	parse_err("listen imap 0.0.0.0:143", PATH ":1: unknown listener 'imap' (this version serves: "
+	    "smtp, submission, submissions)");
+	parse_err("listen SMTP 0.0.0.0:25", PATH ":1: unknown listener 'SMTP' (this version serves: "
+	    "smtp, submission, submissions)");
 	static const char *const bad[] = {
 		"localhost:25", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:25x",
 		"1.2.3.4:-25", "[::1]25", "[::1", "[::1]:", "::1", "[1.2.3]:25", "1.2.3.4.5:25",
@@ -570,7 +579,64 @@ test_listen(void **state)
 		    PATH ":1: '%s' is not ADDRESS:PORT (numeric address, [v6]:port or *:port)", bad[i]);
 		parse_err(text, err);
 	}
-	parse_err("listen smtp 0.0.0.0:25 tls", PATH ":1: unknown listen option 'tls'");
+	parse_err("listen smtp 0.0.0.0:25 tls", PATH ":1: unknown listen option 'tls' (cert=FILE, key=FILE)");
+	parse_err("listen smtp 0.0.0.0:25 cert=x.pem", PATH ":1: listen option 'cert=x.pem' needs an absolute path");
+	parse_err("listen smtp 0.0.0.0:25 key=/k.pem", PATH ":1: listen key= without cert=");
+
+	/* Submission kinds, a listener's own certificate. */
+	parse_ok("listen submission 127.0.0.1:587\n"
+	    "listen smtps [::1]:465 cert=/etc/c.pem key=/etc/k.pem\n"
+	    "listen submissions *:4465 cert=/etc/both.pem\n", &c);
+	assert_int_equal(c.nlisteners, 3);
+	assert_int_equal(c.listeners[0].kind, LISTEN_SUBMISSION);
+	assert_string_equal(c.listeners[0].name, "submission");
+	assert_null(c.listeners[0].cert);
+	assert_int_equal(c.listeners[1].kind, LISTEN_SUBMISSIONS);
+	assert_string_equal(c.listeners[1].name, "submissions");
+	assert_string_equal(c.listeners[1].cert, "/etc/c.pem");
+	assert_string_equal(c.listeners[1].key, "/etc/k.pem");
+	assert_string_equal(c.listeners[2].cert, "/etc/both.pem");
+	assert_null(c.listeners[2].key);
+	conf_free(&c);
+}
+
+static void
+test_tls_sni_auth_listen(void **state)
+{
+	struct conf c;
+	(void)state;
+
+	parse_ok("tls_sni Mail.Example.ORG /etc/m.pem /etc/m.key\n"
+	    "tls_sni *.example.net /etc/w.pem\n"
+	    "auth_listen /var/spool/postfix/private/auth mode=0660 user=postfix group=postfix\n"
+	    "auth_listen /run/estafeta/auth\n", &c);
+	assert_int_equal(c.ntls_sni, 2);
+	assert_string_equal(c.tls_sni[0].name, "mail.example.org");
+	assert_string_equal(c.tls_sni[0].key, "/etc/m.key");
+	assert_string_equal(c.tls_sni[1].name, "*.example.net");
+	assert_string_equal(c.tls_sni[1].key, "/etc/w.pem");
+	assert_int_equal(c.nauth_listen, 2);
+	assert_int_equal(c.auth_listen[0].mode, 0660);
+	assert_string_equal(c.auth_listen[0].user, "postfix");
+	assert_string_equal(c.auth_listen[0].group, "postfix");
+	assert_int_equal(c.auth_listen[1].mode, 0660);
+	assert_null(c.auth_listen[1].user);
+	assert_int_equal(c.auth_listen[1].line, 4);
+	conf_free(&c);
+
+	parse_err("tls_sni", PATH ":1: tls_sni needs NAME CERTFILE [KEYFILE] (absolute paths)");
+	parse_err("tls_sni a.example", PATH ":1: tls_sni needs NAME CERTFILE [KEYFILE] (absolute paths)");
+	parse_err("tls_sni a.example c.pem", PATH ":1: tls_sni needs NAME CERTFILE [KEYFILE] (absolute paths)");
+	parse_err("tls_sni a.example /c.pem k.pem", PATH ":1: tls_sni needs NAME CERTFILE [KEYFILE] (absolute paths)");
+	parse_err("tls_sni a.example /c /k /x", PATH ":1: tls_sni needs NAME CERTFILE [KEYFILE] (absolute paths)");
+	parse_err("auth_listen", PATH ":1: auth_listen needs an absolute socket path");
+	parse_err("auth_listen private/auth", PATH ":1: auth_listen needs an absolute socket path");
+	parse_err("auth_listen /a mode=999", PATH ":1: auth_listen option 'mode=999' is not mode=OCTAL, "
+	    "user=NAME or group=NAME");
+	parse_err("auth_listen /a mode=", PATH ":1: auth_listen option 'mode=' is not mode=OCTAL, "
+	    "user=NAME or group=NAME");
+	parse_err("auth_listen /a owner=x", PATH ":1: auth_listen option 'owner=x' is not mode=OCTAL, "
+	    "user=NAME or group=NAME");
 }
 
 /* ---- scalar settings: every row of params.def ---- */
@@ -1220,6 +1286,7 @@ main(void)
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_tls_sni_auth_listen),
 		cmocka_unit_test(test_scalars_every_param),
 		cmocka_unit_test(test_hostname),
 		cmocka_unit_test(test_scalars_named),

@@ -1,0 +1,462 @@
+/*
+ * submission_load.c - load generator for SMTP submission (port 587 style):
+ * connect, EHLO, STARTTLS, EHLO, AUTH PLAIN (initial response), MAIL, RCPT,
+ * DATA (SIZE bytes), QUIT; one message per session, CONC concurrent clients.
+ *
+ * Written in C with OpenSSL instead of Python because on a 2-CPU machine the
+ * client shares the CPUs with the server under test: a Python client costs
+ * several times the CPU per session of this one (bench/submission_vs_postfix.sh
+ * prints the client's CPU per session next to the server's).
+ *
+ * Build:  cc -O2 -o submission_load bench/submission_load.c -lssl -lcrypto -lpthread
+ *
+ * Load:   submission_load load HOST PORT USER PASS RCPT CONC COUNT SIZE
+ *         prints one line:
+ *         result sessions=N ok=N fail=N elapsed=S rate=R client_cpu=S client_user=S
+ *                client_sys=S lat_p50_ms=X lat_p99_ms=X first_error="..."
+ * Idle:   submission_load idle HOST PORT USER PASS N1 N2
+ *         opens N1 authenticated TLS sessions (after STARTTLS, EHLO, AUTH), prints
+ *         "ready N1" and waits for SIGUSR1; then opens more up to N2, prints
+ *         "ready N2", waits for SIGUSR1 again, then QUITs every session and prints
+ *         "done ok=N fail=N".
+ * Exit status: 0 when every session succeeded.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+struct conn {
+	int fd;
+	SSL *ssl;
+	char buf[8192];
+	size_t len, off;
+};
+
+static SSL_CTX *ctx;
+static struct sockaddr_in target;
+static const char *user, *pass, *rcpt;
+static char auth_b64[1024];
+static char *body;
+static size_t body_len;
+static int count;
+static atomic_int next_session, n_ok, n_fail;
+static double *lat_ms;
+static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
+static char first_error[256];
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+set_error(const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&err_mu);
+	if (first_error[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(first_error, sizeof(first_error), fmt, ap);
+		va_end(ap);
+		for (char *p = first_error; *p; p++)
+			if (*p == '"' || *p == '\r' || *p == '\n')
+				*p = ' ';
+	}
+	pthread_mutex_unlock(&err_mu);
+}
+
+static size_t
+b64(const unsigned char *in, size_t n, char *out)
+{
+	static const char t[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = t[(v >> 18) & 63];
+		out[o++] = t[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? t[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static int
+conn_write(struct conn *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w;
+		if (c->ssl != NULL) {
+			int r = SSL_write(c->ssl, p, (int)n);
+			if (r <= 0)
+				return -1;
+			w = r;
+		} else {
+			w = send(c->fd, p, n, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+conn_fill(struct conn *c)
+{
+	if (c->off > 0) {
+		memmove(c->buf, c->buf + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+	}
+	if (c->len == sizeof(c->buf))
+		return -1;
+	for (;;) {
+		ssize_t r;
+		if (c->ssl != NULL) {
+			int s = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len));
+			r = s > 0 ? s : -1;
+		} else {
+			r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+		}
+		if (r <= 0)
+			return -1;
+		c->len += (size_t)r;
+		return 0;
+	}
+}
+
+/* One reply (all its lines); returns the code or -1. The last line goes to last. */
+static int
+reply(struct conn *c, char *last, size_t lastsz)
+{
+	for (;;) {
+		char *s = c->buf + c->off;
+		char *nl = memchr(s, '\n', c->len - c->off);
+		if (nl == NULL) {
+			if (conn_fill(c) < 0)
+				return -1;
+			continue;
+		}
+		size_t l = (size_t)(nl - s) + 1;
+		c->off += l;
+		if (l < 4)
+			return -1;
+		if (s[3] == '-')
+			continue;
+		if (last != NULL) {
+			size_t k = l < lastsz ? l : lastsz - 1;
+			memcpy(last, s, k);
+			last[k] = '\0';
+		}
+		return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+	}
+}
+
+static int
+cmd(struct conn *c, const char *line, int want, const char *what)
+{
+	char last[200];
+	if (line != NULL && conn_write(c, line, strlen(line)) < 0) {
+		set_error("%s: write failed", what);
+		return -1;
+	}
+	int code = reply(c, last, sizeof(last));
+	if (code != want) {
+		if (code < 0)
+			set_error("%s: connection lost", what);
+		else
+			set_error("%s: %s", what, last);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);	/* our close_notify; no wait for theirs */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Up to and including AUTH: 0 or -1 (connection closed). */
+static int
+open_session(struct conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		set_error("socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct timeval tv = { 60, 0 };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(c->fd, (struct sockaddr *)&target, sizeof(target)) < 0) {
+		set_error("connect: %s", strerror(errno));
+		goto fail;
+	}
+	if (cmd(c, NULL, 220, "banner") < 0 || cmd(c, "EHLO bench.client\r\n", 250, "EHLO") < 0 ||
+	    cmd(c, "STARTTLS\r\n", 220, "STARTTLS") < 0)
+		goto fail;
+	if (c->off != c->len) {
+		set_error("data after the STARTTLS reply");
+		goto fail;
+	}
+	c->len = c->off = 0;
+	c->ssl = SSL_new(ctx);
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_tlsext_host_name(c->ssl, "bench.localhost");
+	if (SSL_connect(c->ssl) != 1) {
+		unsigned long e = ERR_get_error();
+		set_error("TLS handshake: %s", e ? ERR_error_string(e, NULL) : "failed");
+		ERR_clear_error();
+		goto fail;
+	}
+	char line[1100];
+	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\n", auth_b64);
+	if (cmd(c, "EHLO bench.client\r\n", 250, "EHLO in TLS") < 0 ||
+	    cmd(c, line, 235, "AUTH PLAIN") < 0)
+		goto fail;
+	return 0;
+fail:
+	ERR_clear_error();
+	conn_close(c);
+	return -1;
+}
+
+static int
+one_session(void)
+{
+	struct conn c;
+	char line[600];
+	if (open_session(&c) < 0)
+		return -1;
+	snprintf(line, sizeof(line), "MAIL FROM:<%s> SIZE=%zu\r\n", rcpt, body_len);
+	if (cmd(&c, line, 250, "MAIL") < 0)
+		goto fail;
+	snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", rcpt);
+	if (cmd(&c, line, 250, "RCPT") < 0 || cmd(&c, "DATA\r\n", 354, "DATA") < 0)
+		goto fail;
+	if (conn_write(&c, body, body_len) < 0) {
+		set_error("message: write failed");
+		goto fail;
+	}
+	if (cmd(&c, NULL, 250, "end of DATA") < 0 || cmd(&c, "QUIT\r\n", 221, "QUIT") < 0)
+		goto fail;
+	conn_close(&c);
+	return 0;
+fail:
+	ERR_clear_error();
+	conn_close(&c);
+	return -1;
+}
+
+static void *
+load_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int i = atomic_fetch_add(&next_session, 1);
+		if (i >= count)
+			break;
+		double t0 = now();
+		if (one_session() == 0) {
+			atomic_fetch_add(&n_ok, 1);
+			lat_ms[i] = (now() - t0) * 1000;
+		} else {
+			atomic_fetch_add(&n_fail, 1);
+			lat_ms[i] = -1;
+		}
+	}
+	return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void
+make_body(size_t size)
+{
+	body = malloc(size + 512);
+	int n = snprintf(body, size + 512,
+	    "From: <%s>\r\nTo: <%s>\r\nSubject: submission benchmark\r\n"
+	    "Message-ID: <bench.%ld@bench.client>\r\n\r\n", rcpt, rcpt, (long)getpid());
+	size_t o = (size_t)n;
+	while (o + 5 < size) {
+		size_t l = size - o - 5 < 76 ? size - o - 5 : 76;
+		for (size_t k = 0; k < l; k++, o++)
+			body[o] = (char)('a' + o % 26);
+		body[o++] = '\r';
+		body[o++] = '\n';
+	}
+	memcpy(body + o, ".\r\n", 3);
+	body_len = o + 3;
+}
+
+static volatile sig_atomic_t go;
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+static void
+wait_usr1(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	while (!go)
+		sigsuspend(&none);
+	go = 0;
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: submission_load load HOST PORT USER PASS RCPT CONC COUNT SIZE\n"
+	    "       submission_load idle HOST PORT USER PASS N1 N2\n");
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	int load;
+	if (argc == 10 && strcmp(argv[1], "load") == 0)
+		load = 1;
+	else if (argc == 8 && strcmp(argv[1], "idle") == 0)
+		load = 0;
+	else
+		return usage();
+	memset(&target, 0, sizeof(target));
+	target.sin_family = AF_INET;
+	target.sin_port = htons((unsigned short)atoi(argv[3]));
+	if (inet_pton(AF_INET, argv[2], &target.sin_addr) != 1)
+		return usage();
+	user = argv[4];
+	pass = argv[5];
+	{
+		unsigned char raw[600];
+		size_t ul = strlen(user), pl = strlen(pass);
+		if (ul + pl + 2 > sizeof(raw))
+			return usage();
+		raw[0] = '\0';
+		memcpy(raw + 1, user, ul);
+		raw[1 + ul] = '\0';
+		memcpy(raw + 2 + ul, pass, pl);
+		b64(raw, ul + pl + 2, auth_b64);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);	/* a full handshake each time */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+
+	if (!load) {
+		int n1 = atoi(argv[6]), n2 = atoi(argv[7]);
+		if (n1 < 0 || n2 < n1)
+			return usage();
+		struct conn *cs = calloc((size_t)n2, sizeof(*cs));
+		int ok = 0, fail = 0;
+		signal(SIGUSR1, on_usr1);
+		for (int stage = 0; stage < 2; stage++) {
+			int upto = stage == 0 ? n1 : n2;
+			for (int i = stage == 0 ? 0 : n1; i < upto; i++) {
+				if (open_session(&cs[i]) == 0)
+					ok++;
+				else
+					fail++;
+			}
+			printf("ready %d ok=%d fail=%d%s%s%s\n", upto, ok, fail,
+			    first_error[0] ? " first_error=\"" : "", first_error,
+			    first_error[0] ? "\"" : "");
+			fflush(stdout);
+			wait_usr1();
+		}
+		for (int i = 0; i < n2; i++)
+			if (cs[i].fd >= 0) {
+				cmd(&cs[i], "QUIT\r\n", 221, "QUIT");
+				conn_close(&cs[i]);
+			}
+		printf("done ok=%d fail=%d\n", ok, fail);
+		return fail ? 1 : 0;
+	}
+
+	rcpt = argv[6];
+	int conc = atoi(argv[7]);
+	count = atoi(argv[8]);
+	make_body((size_t)atol(argv[9]));
+	if (conc < 1 || count < 1)
+		return usage();
+	lat_ms = calloc((size_t)count, sizeof(double));
+	pthread_t *th = calloc((size_t)conc, sizeof(*th));
+	double t0 = now();
+	for (int i = 0; i < conc; i++)
+		pthread_create(&th[i], NULL, load_thread, NULL);
+	for (int i = 0; i < conc; i++)
+		pthread_join(th[i], NULL);
+	double el = now() - t0;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+	double cs = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	int nl = 0;
+	for (int i = 0; i < count; i++)
+		if (lat_ms[i] >= 0)
+			lat_ms[nl++] = lat_ms[i];
+	qsort(lat_ms, (size_t)nl, sizeof(double), cmp_double);
+	int ok = atomic_load(&n_ok), fail = atomic_load(&n_fail);
+	printf("result sessions=%d ok=%d fail=%d elapsed=%.3f rate=%.1f client_cpu=%.2f "
+	    "client_user=%.2f client_sys=%.2f lat_p50_ms=%.1f lat_p99_ms=%.1f first_error=\"%s\"\n",
+	    count, ok, fail, el, ok / el, cu + cs, cu, cs, nl ? lat_ms[nl / 2] : -1.0,
+	    nl ? lat_ms[(nl * 99) / 100] : -1.0, first_error);
+	return fail ? 1 : 0;
+}
