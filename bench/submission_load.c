@@ -26,6 +26,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -58,6 +61,7 @@ static atomic_int next_session, n_ok, n_fail;
 static double *lat_ms;
 static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
 static char first_error[256];
+static char tls_info[128];
 
 static double
 now(void)
@@ -249,6 +253,15 @@ open_session(struct conn *c)
 		ERR_clear_error();
 		goto fail;
 	}
+	pthread_mutex_lock(&err_mu);
+	if (tls_info[0] == '\0') {
+		EVP_PKEY *pk = SSL_get0_peer_certificate(c->ssl) ?
+		    X509_get0_pubkey(SSL_get0_peer_certificate(c->ssl)) : NULL;
+		snprintf(tls_info, sizeof(tls_info), "%s/%s/%s-%d", SSL_get_version(c->ssl),
+		    SSL_get_cipher_name(c->ssl), pk ? OBJ_nid2sn(EVP_PKEY_get_base_id(pk)) : "?",
+		    pk ? EVP_PKEY_get_bits(pk) : 0);
+	}
+	pthread_mutex_unlock(&err_mu);
 	char line[1100];
 	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\n", auth_b64);
 	if (cmd(c, "EHLO bench.client\r\n", 250, "EHLO in TLS") < 0 ||
@@ -455,8 +468,8 @@ main(int argc, char **argv)
 	qsort(lat_ms, (size_t)nl, sizeof(double), cmp_double);
 	int ok = atomic_load(&n_ok), fail = atomic_load(&n_fail);
 	printf("result sessions=%d ok=%d fail=%d elapsed=%.3f rate=%.1f client_cpu=%.2f "
-	    "client_user=%.2f client_sys=%.2f lat_p50_ms=%.1f lat_p99_ms=%.1f first_error=\"%s\"\n",
+	    "client_user=%.2f client_sys=%.2f lat_p50_ms=%.1f lat_p99_ms=%.1f tls=%s first_error=\"%s\"\n",
 	    count, ok, fail, el, ok / el, cu + cs, cu, cs, nl ? lat_ms[nl / 2] : -1.0,
-	    nl ? lat_ms[(nl * 99) / 100] : -1.0, first_error);
+	    nl ? lat_ms[(nl * 99) / 100] : -1.0, tls_info[0] ? tls_info : "-", first_error);
 	return fail ? 1 : 0;
 }

@@ -885,6 +885,13 @@ authd_main(const char *conf_path, struct conf *c, const int *lfds, size_t nlfds)
 		event_add(sigs[i], NULL);
 	}
 
+	sigset_t all;
+	sigemptyset(&all);
+	sigaddset(&all, SIGTERM);
+	sigaddset(&all, SIGINT);
+	sigaddset(&all, SIGHUP);
+	pthread_sigmask(SIG_UNBLOCK, &all, NULL);	/* blocked by the parent until now */
+
 	long n = c->auth_threads > 0 ? c->auth_threads : sysconf(_SC_NPROCESSORS_ONLN);
 	d.nthreads = n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
 	d.threads = xcalloc(d.nthreads, sizeof(*d.threads));

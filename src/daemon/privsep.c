@@ -322,7 +322,13 @@ aux_stop(struct privsep_aux *aux)
 	if (aux == NULL || aux->pid <= 0)
 		return;
 	kill(aux->pid, SIGTERM);
-	waitpid(aux->pid, NULL, 0);
+	for (int i = 0; i < 100 && waitpid(aux->pid, NULL, WNOHANG) == 0; i++)
+		usleep(50000);
+	if (waitpid(aux->pid, NULL, WNOHANG) == 0) {
+		log_warn("auth service pid=%d did not stop: killed", (int)aux->pid);
+		kill(aux->pid, SIGKILL);
+		waitpid(aux->pid, NULL, 0);
+	}
 	aux->pid = -1;
 }
 

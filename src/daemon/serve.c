@@ -460,9 +460,23 @@ auth_spawn(void *arg)
 				groups[ng++] = gr->gr_gid;
 			break;
 		}
+	/* Signals wait until the service's own handlers are in place (the
+	 * parent's would swallow a SIGTERM sent in between). */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	pid_t pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return pid;
+	}
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGUSR1, SIG_IGN);
 	if (a->close_fd >= 0)
 		close(a->close_fd);
 	if (a->close_fd2 >= 0)
@@ -769,8 +783,9 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		as.nlisteners = c->nlisteners;
 		struct privsep_aux aux = { .spawn = auth_spawn, .hup = on_parent_hup, .ctx = &as };
 		aux.pid = auth_spawn(&as);
-		log_info("privileged parent pid=%d, worker pid=%d and auth pid=%d run as %s",
-		    (int)getpid(), (int)pid, (int)aux.pid, pw->pw_name);
+		log_info("privileged parent pid=%d, worker pid=%d runs as %s", (int)getpid(), (int)pid,
+		    pw->pw_name);
+		log_info("auth service pid=%d runs as %s", (int)aux.pid, pw->pw_name);
 		rc = privsep_parent_loop(sp[0], pid, c, &aux);
 	} else {
 		auth_pid = auth_child = auth_spawn(&as);

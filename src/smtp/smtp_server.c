@@ -506,6 +506,8 @@ auth_reply(void *ctx, enum auth_status st, const char *data, const char *user)
 		session_process(s);
 }
 
+static bool b64_plausible(const char *p);
+
 /* A line of an exchange in progress (a response to 334). */
 static void
 auth_line(struct session *s, char *line, size_t len)
@@ -525,6 +527,13 @@ auth_line(struct session *s, char *line, size_t len)
 		auth_client_cancel(s->auth_req);
 		auth_end(s);
 		reply(s, "501 5.7.0 Authentication aborted");
+		return;
+	}
+	if (!b64_plausible(line)) {
+		/* RFC 4954 4: a response that does not decode ends the exchange with 501. */
+		auth_client_cancel(s->auth_req);
+		auth_end(s);
+		reply(s, "501 5.5.2 Cannot decode response");
 		return;
 	}
 	s->auth_wait = true;
@@ -583,7 +592,12 @@ cmd_auth(struct session *s, struct smtp_cmd *c)
 		if (*p >= 'a' && *p <= 'z')
 			*p -= 32;
 	if (!auth_client_has_mech(srv->auth, mech, &plaintext)) {
-		reply(s, "504 5.5.4 Unrecognized authentication type");
+		char known[128];
+		/* No mechanism list: the auth service is (re)starting, not our "no". */
+		if (auth_client_mechs(srv->auth, true, known, sizeof(known))[0] == '\0')
+			reply(s, "454 4.7.0 Temporary authentication failure");
+		else
+			reply(s, "504 5.5.4 Unrecognized authentication type");
 		return;
 	}
 	if (plaintext && !auth_secured(s)) {
@@ -1318,6 +1332,7 @@ tls_step(struct session *s)
 		s->helo[0] = '\0';
 		s->esmtp = false;
 		s->state = S_GREET;
+		s->peer.auth_user[0] = '\0';	/* nothing learnt before TLS is kept (RFC 3207 4.2) */
 		event_del(s->ev_write);
 		if (s->implicit_tls) {
 			s->implicit_tls = false;

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import re
+import signal
 import smtplib
 import socket
 import ssl
@@ -13,7 +14,7 @@ import subprocess
 import time
 import warnings
 
-from harness import (Failure, Raw, Server, check, eq, free_port, header, queued_id, short,
+from harness import (Failure, Raw, Server, check, eq, free_port, header, queued_id,
                      split_message, test, wait_for)
 
 EXT = "127.0.0.2"   # a client outside `networks 127.0.0.1/32`
@@ -127,12 +128,6 @@ class Lab(Server):
         Server.__init__(self, settings=st, start=False, **kw)
         self.sub = self.subs = None
         self.auth_sock = None
-        if submission:
-            self.sub = free_port()
-            self.settings.append(("listen", "submission 127.0.0.1:%d" % self.sub))
-        if submissions:
-            self.subs = free_port()
-            self.settings.append(("listen", "submissions 127.0.0.1:%d" % self.subs))
         if auth_listen:
             self.auth_sock = os.path.join(self.base, "auth-client")
             self.settings.append(("auth_listen", "%s mode=0660" % self.auth_sock))
@@ -140,14 +135,34 @@ class Lab(Server):
             with open(self.users_file, "w") as f:
                 f.write(users_text)
             os.chmod(self.users_file, 0o644)
-        self.write_conf()
-        try:
-            self.start()
-            self.wait_log(r"auth service started", 10)
-        except BaseException:
-            self.stop()
-            self.cleanup()
-            raise
+        for attempt in range(3):
+            # free_port() races with other programs binding ports: on "in use"
+            # the lab is tried again with new ports.
+            self.settings = [kv for kv in self.settings if kv[0] != "listen"]
+            if attempt > 0:
+                self.port = free_port()
+            self.settings.append(("listen", "smtp 127.0.0.1:%d" % self.port))
+            if submission:
+                self.sub = free_port()
+                self.settings.append(("listen", "submission 127.0.0.1:%d" % self.sub))
+            if submissions:
+                self.subs = free_port()
+                self.settings.append(("listen", "submissions 127.0.0.1:%d" % self.subs))
+            self.write_conf()
+            try:
+                self.start()
+                self.wait_log(r"auth service started", 10)
+                return
+            except Failure:
+                in_use = "in use" in self.log_since_start()
+                self.stop()
+                if not in_use or attempt == 2:
+                    self.cleanup()
+                    raise
+            except BaseException:
+                self.stop()
+                self.cleanup()
+                raise
 
 
 def starttls(c, ehlo=True):
@@ -652,6 +667,11 @@ RELAY_MATRIX = [
     "user@[192.0.2.1]",
     "user@ext.example.",
     "user@ext.example",
+    # the same with an existing local user in the local part
+    "user1%ext.example@lala.local",
+    "ext.example!user1@lala.local",
+    '"user1@ext.example"@lala.local',
+    "@lala.local,@lala.local:user1@ext.example",
 ]
 
 
@@ -735,6 +755,10 @@ def t_port25_plaintext():
             lines = c.cmd("EHLO client.example")[1]
             check({"PLAIN", "LOGIN"} <= set(auth_mechs(lines) or []),
                   "plaintext_auth_loopback: not offered in clear from 127.0.0.1: %r" % lines)
+            eq(c.code("MAIL FROM:<user1@lala.local>"), 250, "MAIL without AUTH on port 25")
+            eq(c.cmd("AUTH PLAIN " + plain("user1")),
+               (503, ["503 5.5.1 Error: MAIL transaction in progress"]), "AUTH after MAIL")
+            eq(c.code("RSET"), 250, "RSET")
             eq(c.cmd("AUTH PLAIN " + plain("user1")), (235, [AUTH_OK]), "AUTH PLAIN in clear")
             eq(c.code("MAIL FROM:<user1@lala.local>"), 250, "MAIL")
             eq(c.code("RCPT TO:<user2@lala.local>"), 250, "RCPT")
@@ -863,6 +887,8 @@ def t_dovecot_proto():
             a.send("AUTH\t4\tPLAIN\tservice=smtp\trip=192.0.2.9\tresp=%s\n" % plain("user1"))
             r = a.line()
             check(r is not None and r.startswith("FAIL\t4"), "PLAIN without secured: %r" % r)
+            # unknown commands are ignored, the connection stays
+            a.send("SOMETHING\tnew\n")
             # several requests in one write; ids echo back
             a.send("AUTH\t5\tPLAIN\tservice=imap\tsecured\tresp=%s\n"
                    "AUTH\t6\tNOSUCH\tservice=smtp\tsecured\n" % plain("user2"))
@@ -892,3 +918,35 @@ def t_dovecot_proto():
             c.cmd("QUIT")
         st = os.stat(s.auth_sock)
         eq(st.st_mode & 0o777, 0o660, "auth_listen socket mode")
+
+
+@test("auth: the auth service killed mid-exchange -> 454 4.7.0; it is restarted and AUTH works "
+      "again")
+def t_authd_restart():
+    with Lab() as s:
+        m = re.search(r"\[(\d+)\]: auth service started", s.log())
+        check(m, "no 'auth service started' line with a pid in the log")
+        pid = int(m.group(1))
+        check(pid in s.pids(), "auth service pid %d is not in the daemon's process group" % pid)
+        with sub_session(s) as c:
+            eq(c.cmd("AUTH PLAIN"), (334, ["334 "]), "AUTH PLAIN")
+            os.kill(pid, signal.SIGKILL)
+            code, lines = c.reply(timeout=10)
+            eq((code, lines), (454, ["454 4.7.0 Temporary authentication failure"]),
+               "pending exchange when the auth service dies")
+            c.sock.settimeout(10)
+            eq(c.cmd("MAIL FROM:<user1@lala.local>"), (530, [AUTH_REQUIRED]), "MAIL after 454")
+            # Until the new service has greeted, AUTH is a temporary failure
+            # (454), never a permanent one such as 504 "Unrecognized".
+            deadline = time.monotonic() + 10
+            while True:
+                r = c.cmd("AUTH PLAIN " + plain("user1"))
+                if r == (235, [AUTH_OK]) or time.monotonic() > deadline:
+                    break
+                eq(r, (454, ["454 4.7.0 Temporary authentication failure"]),
+                   "AUTH while the auth service restarts")
+                time.sleep(0.1)
+            eq(r, (235, [AUTH_OK]), "AUTH after the restart")
+            c.cmd("QUIT")
+        eq(len(re.findall(r"\]: auth service started", s.log())), 2, "auth service starts")
+        check(pid not in s.pids(), "the killed auth service is still there")
