@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "auth/authproto.h"
@@ -60,6 +62,7 @@ struct areq {
 	char user[256];
 	struct scram_secret sec;
 	bool sec_real;
+	bool cached;		/* the login was remembered (auth_cache_ttl) */
 	struct scram_server scram;
 };
 
@@ -73,6 +76,15 @@ struct aconn {
 };
 
 #define FAIL_SLOTS 4096
+#define CACHE_SLOTS 4096
+
+/* A login that succeeded: HMAC(key, user, stored hash, password). A changed
+ * password (another stored hash) never matches; wrong passwords are never
+ * cached, so guessing still pays the full hash and the failure delay. */
+struct cache_slot {
+	unsigned char mac[32];
+	unsigned long long expires_ms;
+};
 struct fail_slot {
 	char rip[64];
 	unsigned count;
@@ -105,6 +117,9 @@ struct authd {
 	struct event *wake_ev;
 
 	struct fail_slot *fails;
+	struct cache_slot *cache;
+	pthread_mutex_t cache_mu;
+	unsigned char cache_key[32];
 };
 
 const char *
@@ -197,6 +212,48 @@ lookup(struct authd *d, const char *login, struct user_info *ui, char *pw, size_
 }
 
 static void
+cache_mac(struct authd *d, const char *user, const char *stored, const char *pass,
+    unsigned char mac[32])
+{
+	size_t ul = strlen(user), sl = strlen(stored), pl = strlen(pass);
+	unsigned char *buf = xmalloc(ul + sl + pl + 2);
+	unsigned int len = 32;
+	memcpy(buf, user, ul + 1);
+	memcpy(buf + ul + 1, stored, sl + 1);
+	memcpy(buf + ul + sl + 2, pass, pl);
+	if (HMAC(EVP_sha256(), d->cache_key, sizeof(d->cache_key), buf, ul + sl + pl + 2, mac,
+	    &len) == NULL)
+		memset(mac, 0, 32);	/* never matches: slots start empty with expires 0 */
+	OPENSSL_cleanse(buf, ul + sl + pl + 2);
+	free(buf);
+}
+
+/* true when this exact login succeeded within auth_cache_ttl. */
+static bool
+cache_hit(struct authd *d, const unsigned char mac[32], long long ttl)
+{
+	if (ttl <= 0)
+		return false;
+	struct cache_slot *c = &d->cache[(mac[0] | mac[1] << 8) % CACHE_SLOTS];
+	pthread_mutex_lock(&d->cache_mu);
+	bool hit = c->expires_ms > now_ms() && CRYPTO_memcmp(c->mac, mac, 32) == 0;
+	pthread_mutex_unlock(&d->cache_mu);
+	return hit;
+}
+
+static void
+cache_put(struct authd *d, const unsigned char mac[32], long long ttl)
+{
+	if (ttl <= 0)
+		return;
+	struct cache_slot *c = &d->cache[(mac[0] | mac[1] << 8) % CACHE_SLOTS];
+	pthread_mutex_lock(&d->cache_mu);
+	memcpy(c->mac, mac, 32);
+	c->expires_ms = now_ms() + (unsigned long long)ttl * 1000;
+	pthread_mutex_unlock(&d->cache_mu);
+}
+
+static void
 job_run(struct authd *d, struct areq *r)
 {
 	struct user_info ui;
@@ -205,7 +262,9 @@ job_run(struct authd *d, struct areq *r)
 	pthread_rwlock_rdlock(&d->udb_lock);
 	int rc = lookup(d, r->login, &ui, pw, sizeof(pw), scram, sizeof(scram));
 	bool allow_plain = strcmp(d->conf->auth_allow_plain_passwords, "yes") == 0;
+	long long ttl = d->conf->auth_cache_ttl;
 	pthread_rwlock_unlock(&d->udb_lock);
+	unsigned char mac[32];
 
 	r->user[0] = '\0';
 	if (rc < 0) {
@@ -225,9 +284,13 @@ job_run(struct authd *d, struct areq *r)
 		r->why = "unknown user";
 	} else {
 		strlcpy(r->user, ui.name, sizeof(r->user));
-		switch (password_verify(pw, r->pass, allow_plain)) {
+		cache_mac(d, ui.name, pw, r->pass, mac);
+		r->cached = cache_hit(d, mac, ttl);
+		enum pw_result v = r->cached ? PW_OK : password_verify(pw, r->pass, allow_plain);
+		switch (v) {
 		case PW_OK:
 			r->res = RES_OK;
+			cache_put(d, mac, ttl);
 			break;
 		case PW_MISMATCH:
 			r->res = RES_FAIL;
@@ -411,8 +474,8 @@ req_ok(struct areq *r, const char *final_b64)
 		req_error(r, "user name too long", false);
 		return;
 	}
-	log_debug("auth ok: service=%s mech=%s user=<%s> rip=%s", r->service, mech_names[r->mech], u,
-	    r->rip);
+	log_debug("auth ok: service=%s mech=%s user=<%s> rip=%s cached=%s", r->service,
+	    mech_names[r->mech], u, r->rip, r->cached ? "yes" : "no");
 	if (final_b64 != NULL)
 		send_line(r->conn, "OK\t%lu\tuser=%s\tresp=%s", r->id, u, final_b64);
 	else
@@ -857,8 +920,11 @@ authd_main(const char *conf_path, struct conf *c, const int *lfds, size_t nlfds)
 	pthread_cond_init(&d.cv, NULL);
 	d.jobs_tail = &d.jobs;
 	d.fails = xcalloc(FAIL_SLOTS, sizeof(*d.fails));
+	d.cache = xcalloc(CACHE_SLOTS, sizeof(*d.cache));
+	pthread_mutex_init(&d.cache_mu, NULL);
 	mechs_from_conf(&d);
-	if (RAND_bytes(d.fake_key, sizeof(d.fake_key)) != 1 || RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (RAND_bytes(d.fake_key, sizeof(d.fake_key)) != 1 || RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+	    RAND_bytes(d.cache_key, sizeof(d.cache_key)) != 1)
 		fatalx("auth: no randomness");
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(d.cookie + 2 * i, 3, "%02x", rnd[i]);
@@ -930,6 +996,8 @@ authd_main(const char *conf_path, struct conf *c, const int *lfds, size_t nlfds)
 	close(d.wake[1]);
 	free(d.threads);
 	free(d.fails);
+	OPENSSL_cleanse(d.cache, CACHE_SLOTS * sizeof(*d.cache));
+	free(d.cache);
 	userdb_free(&d.udb);
 	conf_free(d.conf);
 	free(d.conf);

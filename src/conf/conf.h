@@ -61,7 +61,7 @@ struct conf {
 	long long message_size_limit, queue_minfree, recipient_limit, line_length_limit, smtpd_timeout,
 	    max_connections, max_connections_per_ip, max_errors, delivery_threads,
 	    minimal_backoff_time, maximal_backoff_time, maximal_queue_lifetime, mbox_lock_timeout,
-	    auth_failure_delay, auth_max_failures, auth_threads;
+	    auth_failure_delay, auth_max_failures, auth_threads, auth_cache_ttl;
 	/* which scalars were set explicitly (bit per params.def row) */
 	uint64_t set_mask;
 

@@ -950,3 +950,39 @@ def t_authd_restart():
             c.cmd("QUIT")
         eq(len(re.findall(r"\]: auth service started", s.log())), 2, "auth service starts")
         check(pid not in s.pids(), "the killed auth service is still there")
+
+
+@test("auth: auth_cache_ttl: a repeated login is remembered, a changed password is not, "
+      "a wrong one never")
+def t_auth_cache():
+    import shutil
+    import tempfile
+    import harness
+    d = tempfile.mkdtemp(prefix="estafeta-it-db-", dir="/tmp")
+    os.chmod(d, 0o755)
+    db = os.path.join(d, "users.db")
+    conf = os.path.join(d, "db.conf")
+    with open(conf, "w") as f:
+        f.write("users sqlite %s\nrun_user %s\n" % (db, harness.RUN_USER))
+
+    def cli(*args, stdin=None):
+        p = subprocess.run([harness.BIN, "user"] + list(args) + ["-c", conf], input=stdin,
+                           capture_output=True, text=True, timeout=30)
+        eq(p.returncode, 0, "estafeta user %s (stderr %r)" % (args[0], p.stderr))
+    try:
+        cli("add", "--password-stdin", "carol", stdin="Old-pass-1\n")
+        with Lab({"users": "sqlite " + db, "auth_cache_ttl": "1h", "log_level": "debug"}) as s:
+            def login(pw):
+                with sub_session(s) as c:
+                    return c.cmd("AUTH PLAIN " + plain("carol", pw))
+            eq(login("Old-pass-1"), (235, [AUTH_OK]), "first login (hashed)")
+            eq(login("Old-pass-1"), (235, [AUTH_OK]), "second login (remembered)")
+            s.wait_log(r"auth ok: .*user=<carol> .*cached=yes", 5)
+            eq(login("wrong")[0], 535, "wrong password after a remembered login")
+            cli("passwd", "--password-stdin", "carol", stdin="New-pass-2\n")
+            eq(login("Old-pass-1")[0], 535, "the old password after the change")
+            eq(login("New-pass-2"), (235, [AUTH_OK]), "the new password")
+            cli("del", "carol")
+            eq(login("New-pass-2")[0], 535, "a deleted user")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
