@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -47,6 +48,7 @@ struct worker {
 	struct tls_set *tls;
 	int tls_sock;		/* certificates from the root parent on SIGHUP; -1 alone */
 	struct tlsconf_rx *tls_rx;
+	struct event *tls_ev;
 	uid_t vuid;
 	gid_t vgid;
 	bool stopping;
@@ -174,7 +176,17 @@ on_tls_sock(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	struct tls_set *t = NULL;
 	char *err = NULL;
+	char b;
 	(void)what;
+	if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+		/* The root parent is gone: nobody can deliver for other uids. */
+		log_err("the privileged parent is gone: stopping");
+		event_del(w->tls_ev);
+		w->stopping = true;
+		smtp_server_stop_listening(w->smtp);
+		event_base_loopexit(w->eb, NULL);
+		return;
+	}
 	int r = tlsconf_rx_read(w->tls_rx, fd, &t, &err);
 	if (r < 0) {
 		log_err("TLS reload failed, keeping the certificates in use: %s", err);
@@ -287,7 +299,7 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix,
 	smtp_server_set_tls_required(w.smtp, strcmp(c->smtpd_tls_security_level, "encrypt") == 0);
 	if (tls_sock >= 0) {
 		w.tls_rx = tlsconf_rx_new(nfds - 1);
-		tlsev = event_new(w.eb, tls_sock, EV_READ | EV_PERSIST, on_tls_sock, &w);
+		tlsev = w.tls_ev = event_new(w.eb, tls_sock, EV_READ | EV_PERSIST, on_tls_sock, &w);
 		event_add(tlsev, NULL);
 	}
 	char authpath[4200];
@@ -468,6 +480,7 @@ auth_spawn(void *arg)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &old);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid != 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
@@ -484,6 +497,10 @@ auth_spawn(void *arg)
 	if (geteuid() == 0 && (setgroups((size_t)ng, groups) < 0 || setgid(a->gid) < 0 ||
 	    setuid(a->uid) < 0 || setuid(0) == 0))
 		fatalx("auth: cannot drop privileges to %s", a->user);
+	/* The service ends with its parent, even one killed with SIGKILL (set
+	 * after the uid change, which clears it). */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(1);
 	_exit(authd_main(a->conf_path, a->c, a->fds, a->nfds));
 }
 
@@ -768,6 +785,8 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 			if (setgroups(1, &vgid) < 0 || setgid(vgid) < 0 || setuid(vuid) < 0 ||
 			    setuid(0) == 0)
 				fatalx("cannot drop privileges to %s", pw->pw_name);
+			/* Stop with the parent, even one killed with SIGKILL. */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			close(tsp[0]);
 			_exit(worker_main(conf_path, c, fds, is_unix, kinds, nfds, sp[1], vuid, vgid, tls,
 			    tsp[1]));

@@ -1,6 +1,7 @@
 """STARTTLS on SMTP (RFC 3207): the self-signed certificate, the handshake
 with real clients, plaintext injection, and the required level."""
 import os
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -94,3 +95,78 @@ def t_openssl_client():
         out = p.stdout + p.stderr
         check("Protocol version: TLSv1.3" in out or "Protocol version: TLSv1.2" in out,
               "s_client did not negotiate TLS: %r" % out[-600:])
+
+
+def make_cert(path_cert, path_key, cn):
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", path_key, "-out",
+                        path_cert, "-subj", "/CN=" + cn, "-days", "2"],
+                       capture_output=True, text=True)
+    eq(p.returncode, 0, "openssl req (%s)" % p.stderr[-200:])
+    os.chmod(path_key, 0o600)   # root's only, as in /etc/ssl/private
+
+
+def peer_cn(port, sni=None, starttls=True):
+    """The CN of the certificate a client gets (STARTTLS or implicit TLS)."""
+    r = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if starttls:
+        f = r.makefile("rb")
+        read_reply(f)
+        r.sendall(b"EHLO x\r\n")
+        read_reply(f)
+        r.sendall(b"STARTTLS\r\n")
+        eq(read_reply(f)[0][:3], b"220", "STARTTLS")
+    ctx = client_ctx()
+    t = ctx.wrap_socket(r, server_hostname=sni)
+    der = t.getpeercert(binary_form=True)
+    p = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject"], input=der,
+                       capture_output=True)
+    t.close()
+    m = p.stdout.decode().strip()
+    return m.split("CN = ", 1)[-1] if "CN = " in m else m.split("CN=", 1)[-1]
+
+
+@test("tls: tls_sni and a listener's own cert=; SIGHUP loads renewed certificates, "
+      "a session in progress keeps working")
+def t_sni_reload():
+    import signal
+    from harness import free_port
+    with Server(start=False) as s:
+        d = s.base
+        for name, cn in (("main", "main.example"), ("sni", "other.example"),
+                         ("own", "own.example")):
+            make_cert(os.path.join(d, name + ".pem"), os.path.join(d, name + ".key"), cn)
+        subs = free_port()
+        s.set("tls_cert", os.path.join(d, "main.pem"))
+        s.set("tls_key", os.path.join(d, "main.key"))
+        s.settings.append(("tls_sni", "*.other.example %s/sni.pem %s/sni.key" % (d, d)))
+        s.settings.append(("listen", "submissions 127.0.0.1:%d cert=%s/own.pem key=%s/own.key"
+                           % (subs, d, d)))
+        s.write_conf()
+        s.start()
+        eq(peer_cn(s.port), "main.example", "default certificate")
+        eq(peer_cn(s.port, "mx.other.example"), "other.example", "SNI certificate")
+        eq(peer_cn(s.port, "unknown.example"), "main.example", "unknown SNI name")
+        eq(peer_cn(subs, starttls=False), "own.example", "listener's own certificate")
+        eq(peer_cn(subs, "mx.other.example", starttls=False), "other.example",
+           "SNI on the listener with its own certificate")
+
+        # A session in TLS now, kept across the reload.
+        c = smtplib.SMTP("127.0.0.1", s.port, timeout=10)
+        c.ehlo()
+        c.starttls(context=client_ctx())
+        c.ehlo()
+        make_cert(os.path.join(d, "main.pem"), os.path.join(d, "main.key"), "renewed.example")
+        os.kill(s.proc.pid, signal.SIGHUP)
+        s.wait_log(r"TLS certificates loaded", 10)
+        eq(peer_cn(s.port), "renewed.example", "certificate after SIGHUP")
+        c.sendmail("a@example.org", ["user1@lala.local"], "Subject: kept\r\n\r\nacross reload\r\n")
+        c.quit()
+        s.wait_log(r"status=sent", 10)
+
+        # A broken key file: the reload keeps the certificates in use.
+        with open(os.path.join(d, "main.key"), "w") as f:
+            f.write("not a key\n")
+        os.kill(s.proc.pid, signal.SIGHUP)
+        s.wait_log(r"TLS reload failed, keeping the certificates in use", 10)
+        eq(peer_cn(s.port), "renewed.example", "certificate after a failed reload")
