@@ -4,8 +4,8 @@
 #
 # Each session: connect, EHLO, STARTTLS (full handshake, no resumption), EHLO, AUTH PLAIN with
 # an initial response, MAIL, RCPT, DATA (SIZE bytes), QUIT. bench/submission_load.c (C, OpenSSL,
-# one thread per concurrent client) runs CONC clients until COUNT sessions are done and prints
-# sessions/s; the server's process-tree CPU (and the client's own) is measured around it.
+# one epoll loop; see there why not Python) keeps CONC sessions going until COUNT are done and
+# prints sessions/s; the server's process-tree CPU (and the client's own) is measured around it.
 # Memory: the same client opens IDLE1, then IDLE2 authenticated idle TLS sessions and the
 # script reads PSS/RSS of the server's process tree (../shared/bench/cputree.py) at 0, IDLE1
 # and IDLE2 sessions; per connection = (IDLE2 - IDLE1) / (IDLE2 - IDLE1 sessions), taken on
@@ -20,12 +20,16 @@
 # 127.0.0.1:$EST_PORT`, passwd-file user, Maildir delivery. Both get the same RSA-2048
 # self-signed certificate and the same {SHA512-CRYPT} hash of the bench user's password.
 #
-# Env (defaults):   CONC=50 COUNT=3000 SIZE=2048 RUNS=3 IDLE1=50 IDLE2=350
+# Env (defaults):   CONC=50 COUNT=3000 SIZE=2048 RUNS=3 IDLE1=50 IDLE2=350 WARMUP=300 (sessions
+#                   to each server before the measured rounds)
 #                   BENCH_ROOT=/tmp/subbench PF_PORT=2725 (the instance's port 25 stand-in)
 #                   PF_SUB_PORT=2787 EST_PORT=2887 DRAIN_TIMEOUT=300 (s to wait for delivery)
 #                   PF_DELIVERY=virtual|discard (Postfix delivers to Maildir with virtual(8),
 #                   as estafeta does, or discards after queueing); NOBUILD=1 skips make;
-#                   QUICK=1 is shorthand for COUNT=500 RUNS=1 IDLE2=150.
+#                   QUICK=1 is shorthand for COUNT=500 RUNS=1 IDLE2=150 WARMUP=100;
+#                   PEER_AUTH_CACHE=1 turns Dovecot's auth cache on (auth_cache_size 10M, ttl 1 hour;
+#                   off by default, as in the seeds); EST_CONF_EXTRA adds lines to estafeta's
+#                   config, e.g. EST_CONF_EXTRA="auth_cache_ttl 0" (its login cache off).
 # Quick check:      QUICK=1 bench/submission_vs_postfix.sh
 # Needs:            root; postfix (apt-get install postfix, see tools/deps.sh); dovecot-core
 #                   (installed here when missing, with no service started); cc, libssl-dev.
@@ -45,6 +49,7 @@ if [ "${QUICK:-0}" = 1 ]; then
 	COUNT=${COUNT:-500}
 	RUNS=${RUNS:-1}
 	IDLE2=${IDLE2:-150}
+	WARMUP=${WARMUP:-100}
 fi
 CONC=${CONC:-50}
 COUNT=${COUNT:-3000}
@@ -52,8 +57,11 @@ SIZE=${SIZE:-2048}
 RUNS=${RUNS:-3}
 IDLE1=${IDLE1:-50}
 IDLE2=${IDLE2:-350}
+WARMUP=${WARMUP:-300}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 PF_DELIVERY=${PF_DELIVERY:-virtual}
+PEER_AUTH_CACHE=${PEER_AUTH_CACHE:-0}
+EST_CONF_EXTRA=${EST_CONF_EXTRA:-}
 export BENCH_ROOT=${BENCH_ROOT:-/tmp/subbench}
 export PF_PORT=${PF_PORT:-2725}
 PF_SUB_PORT=${PF_SUB_PORT:-2787}
@@ -137,7 +145,10 @@ echo "== results/logs in $OUT"
 echo "   estafeta: $BIN ($(sha256sum "$BIN" | cut -c1-12), $(stat -c %y "$BIN" | cut -d. -f1))"
 echo "   postfix:  $(postconf -d -h mail_version 2>/dev/null)   dovecot: $(dovecot --version)   openssl: $(openssl version | cut -d' ' -f2)"
 echo "   machine:  $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "   load:     conc=$CONC count=$COUNT size=$SIZE runs=$RUNS idle=$IDLE1->$IDLE2; certificate RSA-2048 self-signed (both); password {SHA512-CRYPT} (same hash, both)"
+echo "   load:     conc=$CONC count=$COUNT size=$SIZE runs=$RUNS warmup=$WARMUP idle=$IDLE1->$IDLE2; certificate RSA-2048 self-signed (both); password {SHA512-CRYPT} (same hash, both)"
+est_cache=$("$BIN" reference 2>/dev/null | grep -o '^| `auth_cache_ttl` | `[^`]*`' | cut -d'`' -f4 || true)
+ov=$(sed -n 's/^auth_cache_ttl[ \t]*//p' <<<"$EST_CONF_EXTRA" | tail -1)
+echo "   auth caches: estafeta auth_cache_ttl ${ov:-${est_cache:-(no such setting)}}${ov:+ (EST_CONF_EXTRA; default ${est_cache:-none})}; Dovecot auth cache $([ "$PEER_AUTH_CACHE" = 1 ] && echo "on (auth_cache_size 10M, auth_cache_ttl 1 hour)" || echo "off (its default, as in the seeds)")"
 echo "   peer delivery: $([ "$PF_DELIVERY" = virtual ] && echo "Postfix delivers to Maildir with virtual(8) ($BENCH_ROOT/vmail/bench.local/bench/)" || echo "Postfix queues durably, then the discard(8) transport drops the message"); estafeta delivers to Maildir"
 
 # ---------------------------------------------------------------- peer: Postfix + Dovecot
@@ -208,6 +219,7 @@ userdb {
   driver = static
   args = uid=65534 gid=65534 home=$BENCH_ROOT/vmail/bench.local/%u
 }
+$([ "$PEER_AUTH_CACHE" = 1 ] && printf 'auth_cache_size = 10M\nauth_cache_ttl = 1 hour\n')
 service auth {
   unix_listener $SP/private/auth {
     mode = 0666
@@ -282,6 +294,7 @@ tls_key $TLS/key.pem
 max_connections 2000
 max_connections_per_ip 2000
 CONF
+	[ -n "$EST_CONF_EXTRA" ] && printf '%s\n' "$EST_CONF_EXTRA" >>"$EST/estafeta.conf"
 	cp "$EST/estafeta.conf" "$OUT/estafeta.conf"
 	chown -R nobody:nogroup "$EST/mail" "$EST/spool"
 	chmod 644 "$EST/users"
@@ -351,21 +364,37 @@ delivered() {	# target: messages that reached the mailbox (or were discarded)
 	fi
 }
 
-# ---------------------------------------------------------------- check one session each
+# ---------------------------------------------------------------- check, then warm up
+EXPECT_est=0
+EXPECT_pf=0
+drain() {	# target expected-total: wait until delivered and nothing queued
+	local _
+	for _ in $(seq $((DRAIN_TIMEOUT * 5))); do
+		[ "$(delivered "$1")" -ge "$2" ] && [ "$(queued "$1")" = 0 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
 for t in estafeta postfix; do
 	r=$("$LOADGEN" load 127.0.0.1 "$(port_of $t)" "$BENCH_USER" "$BENCH_PASS" "$RCPT" 1 1 "$SIZE" 2>&1) \
 		|| die "$t: a single session failed: $r"
 	echo "   $t: one session ok (${r#*tls=})"
+	if [ "$WARMUP" -gt 0 ]; then	# not measured: Postfix starts its smtpd processes, caches fill
+		r=$("$LOADGEN" load 127.0.0.1 "$(port_of $t)" "$BENCH_USER" "$BENCH_PASS" "$RCPT" \
+			"$CONC" "$WARMUP" "$SIZE" 2>&1 | grep '^result ' || true)
+		echo "   $t: warm-up ${r#result }" | cut -c1-120
+	else
+		r="ok=0"
+	fi
+	n=$(sed -E 's/.* ok=([0-9]+).*/\1/' <<<"$r")
+	if [ "$t" = postfix ]; then EXPECT_pf=$((1 + n)); else EXPECT_est=$((1 + n)); fi
 done
-for t in estafeta postfix; do
-	for i in $(seq 100); do [ "$(queued $t)" = 0 ] && [ "$(delivered $t)" -ge 1 ] && break; sleep 0.1; done
-done
+drain estafeta "$EXPECT_est" || echo "!! estafeta: warm-up mail not delivered"
+drain postfix "$EXPECT_pf" || echo "!! postfix: warm-up mail not delivered"
 
 # ---------------------------------------------------------------- throughput rounds
 RESULTS=$OUT/results.tsv
 printf 'kind\ttarget\tround\trate\telapsed\tok\tfail\tserver_cpu\tclient_cpu\tp50\tp99\tdrain_s\tdelivered\tnprocs\textra\n' >"$RESULTS"
-EXPECT_est=1
-EXPECT_pf=1
 
 # CPU seconds by process name in the trees under PIDs ("reaped by X": children that exited)
 cpu_by_name() {
@@ -410,20 +439,16 @@ run_load() {	# target round
 	byname=$(cpu_by_name_delta "$n0" "$(cpu_by_name $pids)")
 	[ -n "$line" ] || { echo "!! $t round $r: no result: $(tail -3 "$OUT/$t.load.$r.out")"; return 1; }
 	# wait until the round's mail is delivered, so the next round starts on an idle machine
-	local want ok t0 drain n
+	local want ok t0 drain_s n
 	ok=$(sed -E 's/.* ok=([0-9]+).*/\1/' <<<"$line")
 	if [ "$t" = postfix ]; then EXPECT_pf=$((EXPECT_pf + ok)); want=$EXPECT_pf; else EXPECT_est=$((EXPECT_est + ok)); want=$EXPECT_est; fi
 	t0=$(date +%s.%N)
-	for _ in $(seq $((DRAIN_TIMEOUT * 5))); do
-		n=$(delivered "$t")
-		[ "$n" -ge "$want" ] && [ "$(queued "$t")" = 0 ] && break
-		sleep 0.2
-	done
-	drain=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")
+	drain "$t" "$want" || true
+	drain_s=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")
 	n=$(delivered "$t")
-	echo "$t round $r: ${line#result } | server_cpu $(python3 -c "print(f'{${c1%% *} - $c0:.2f}')")s | delivered $n/$want (+${drain}s after the last session), still queued $(queued "$t")"
+	echo "$t round $r: ${line#result } | server_cpu $(python3 -c "print(f'{${c1%% *} - $c0:.2f}')")s | delivered $n/$want (+${drain_s}s after the last session), still queued $(queued "$t")"
 	echo "    server CPU s by process: $byname"
-	python3 - "$t" "$r" "$line" "$c0" "$c1" "$drain" "$n" "$want" >>"$RESULTS" <<'PY'
+	python3 - "$t" "$r" "$line" "$c0" "$c1" "$drain_s" "$n" "$want" >>"$RESULTS" <<'PY'
 import re, sys
 t, r, line, c0, c1, drain, n, want = sys.argv[1:]
 g = lambda k: re.search(k + r"=([-\d.]+)", line).group(1)

@@ -51,6 +51,8 @@ struct areq {
 	char service[16];
 	char rip[64];
 	bool secured;
+	bool final_resp_ok;
+	bool final_sent;	/* SCRAM's server-final went out in a CONT: an empty CONT finishes */
 	struct event *delay_ev;
 	/* filled by the event loop before a job */
 	enum job job;
@@ -468,6 +470,13 @@ static void
 req_ok(struct areq *r, const char *final_b64)
 {
 	char u[512];
+	if (final_b64 != NULL && !r->final_resp_ok) {
+		/* Clients like Postfix ignore data in OK: the server's last word
+		 * goes in a CONT, and an empty answer to it finishes. */
+		r->final_sent = true;
+		send_line(r->conn, "CONT\t%lu\t%s", r->id, final_b64);
+		return;
+	}
 	struct fail_slot *f = fail_slot(r->conn->d, r->rip);
 	f->count = 0;
 	if (authproto_escape(r->user, strlen(r->user), u, sizeof(u)) < 0) {
@@ -690,6 +699,7 @@ cmd_auth(struct aconn *c, const struct authproto_auth *a)
 	strlcpy(r->service, a->service, sizeof(r->service));
 	strlcpy(r->rip, a->rip, sizeof(r->rip));
 	r->secured = a->secured;
+	r->final_resp_ok = a->final_resp_ok;
 	for (m = 0; m < M_COUNT; m++)
 		if (strcasecmp(a->mech, mech_names[m]) == 0)
 			break;
@@ -733,6 +743,15 @@ cmd_cont(struct aconn *c, unsigned long id, const char *data)
 
 	if (r == NULL || r->busy || r->delay_ev != NULL) {
 		send_line(c, "FAIL\t%lu\treason=unexpected CONT", id);
+		return;
+	}
+	if (r->final_sent) {
+		if (data[0] == '\0') {
+			r->final_sent = false;
+			r->final_resp_ok = true;
+			req_ok(r, NULL);
+		} else
+			req_fail(r, "client refused the server's proof");
 		return;
 	}
 	if (b64_decode(data, strlen(data), buf, sizeof(buf), &n) < 0) {

@@ -144,6 +144,8 @@ authproto_parse(char **argv, int argc, struct authproto_msg *m, const char **err
 				a->secured = true;
 			else if (strcmp(p, "nologin") == 0)
 				a->nologin = true;
+			else if (strcmp(p, "final-resp-ok") == 0)
+				a->final_resp_ok = true;
 		}
 		m->id = a->id;
 		return 0;

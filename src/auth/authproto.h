@@ -26,6 +26,7 @@ struct authproto_auth {
 	const char *lip, *rip;	/* "" when not given */
 	const char *resp;	/* initial response (base64), NULL when none */
 	bool secured;		/* TLS or a connection the client considers secure */
+	bool final_resp_ok;	/* the client takes final server data in OK's resp= */
 	bool nologin;
 };
 

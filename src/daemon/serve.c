@@ -657,6 +657,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	uid_t vuid = getuid();
 	gid_t vgid = getgid();
 	struct passwd *pw = NULL;
+	char run_name[256] = "";	/* pw points into getpwnam's buffer, reused below */
 	if (geteuid() == 0) {
 		pw = getpwnam(c->run_user);
 		if (pw == NULL) {
@@ -670,6 +671,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		}
 		vuid = pw->pw_uid;
 		vgid = pw->pw_gid;
+		strlcpy(run_name, pw->pw_name, sizeof(run_name));
 		if (spool_prepare_root(c->spool, vuid, vgid, &err) < 0) {
 			fprintf(stderr, "estafeta: %s\n", err);
 			goto fail;
@@ -758,7 +760,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 	}
 	struct auth_spawn as = { .conf_path = conf_path, .c = c, .fds = afds, .nfds = nafds,
 		.close_fd = -1, .close_fd2 = -1, .tls_sock = -1, .uid = vuid, .gid = vgid,
-		.user = pw ? pw->pw_name : "" };
+		.user = run_name };
 
 	if (daemonize && daemon(0, 0) < 0) {
 		fprintf(stderr, "estafeta: daemon: %s\n", strerror(errno));
@@ -784,7 +786,7 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 				close(afds[i]);	/* only the auth service answers there */
 			if (setgroups(1, &vgid) < 0 || setgid(vgid) < 0 || setuid(vuid) < 0 ||
 			    setuid(0) == 0)
-				fatalx("cannot drop privileges to %s", pw->pw_name);
+				fatalx("cannot drop privileges to %s", run_name);
 			/* Stop with the parent, even one killed with SIGKILL. */
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			close(tsp[0]);
@@ -803,8 +805,8 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		struct privsep_aux aux = { .spawn = auth_spawn, .hup = on_parent_hup, .ctx = &as };
 		aux.pid = auth_spawn(&as);
 		log_info("privileged parent pid=%d, worker pid=%d runs as %s", (int)getpid(), (int)pid,
-		    pw->pw_name);
-		log_info("auth service pid=%d runs as %s", (int)aux.pid, pw->pw_name);
+		    run_name);
+		log_info("auth service pid=%d runs as %s", (int)aux.pid, run_name);
 		rc = privsep_parent_loop(sp[0], pid, c, &aux);
 	} else {
 		auth_pid = auth_child = auth_spawn(&as);

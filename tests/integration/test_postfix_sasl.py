@@ -371,3 +371,28 @@ def t_postfix_relative_path():
                 check(r.returncode == 0 and "235 2.7.0 Authentication successful" in r.stdout,
                       "swaks AUTH PLAIN through Postfix (rc %d): %s" % (r.returncode,
                                                                          r.stdout[-600:]))
+
+
+@test("postfix sasl: SCRAM-SHA-256 through Postfix: the server signature comes in a 334, "
+      "235 after the empty answer")
+def t_postfix_scram():
+    import test_auth
+    need_postfix()
+    secret = test_auth.scram_secret(PASS)
+    with Estafeta() as s:
+        with open(s.users_file, "a") as f:
+            f.write("scram1:%s::::::\n" % secret)
+        import signal
+        os.kill(s.proc.pid, signal.SIGHUP)
+        s.wait_log(r"auth: users reloaded", 10)
+        with Postfix(s.auth_sock) as p:
+            c, caps = session(p)
+            with c:
+                check("SCRAM-SHA-256" in (auth_line(caps) or []), "no SCRAM in %r" % caps)
+                (code, lines), verified = test_auth.scram_login(c, "scram1", PASS)
+                check(verified, "server signature not verified")
+                eq(code, 235, "SCRAM through Postfix: %r" % lines)
+            c, caps = session(p)
+            with c:
+                (code, lines), verified = test_auth.scram_login(c, "scram1", "wrong")
+                eq(code, 535, "SCRAM with a wrong password through Postfix: %r" % lines)

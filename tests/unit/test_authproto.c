@@ -321,6 +321,10 @@ test_parse_auth(void **state)
 	assert_string_equal(m.auth.resp, "AHVzZXIxAHBhc3M=");
 	assert_true(m.auth.secured);
 	assert_true(m.auth.nologin);
+	assert_false(m.auth.final_resp_ok);
+	free(buf);
+	assert_int_equal(parse_line("AUTH\t8\tSCRAM-SHA-256\tfinal-resp-ok", &buf, argv, &m, &err), 0);
+	assert_true(m.auth.final_resp_ok);
 	free(buf);
 
 	/* Defaults: nothing given. */
