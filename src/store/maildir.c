@@ -59,7 +59,7 @@ md_host_init(void)
 }
 
 static int
-md_unique(char *buf, size_t sz, size_t size)
+md_unique(char *buf, size_t sz, size_t size, size_t vsize)
 {
 	struct timespec ts;
 	uint64_t rnd = 0;
@@ -71,9 +71,22 @@ md_unique(char *buf, size_t sz, size_t size)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		rnd = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)n ^ (uint64_t)(uintptr_t)&ts;
-	len = snprintf(buf, sz, "%lld.M%ldP%ldQ%luR%016llx.%s,S=%zu", (long long)ts.tv_sec,
-	    ts.tv_nsec / 1000, (long)getpid(), n, (unsigned long long)rnd, md_host, size);
+	len = snprintf(buf, sz, "%lld.M%ldP%ldQ%luR%016llx.%s,S=%zu,W=%zu", (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000, (long)getpid(), n, (unsigned long long)rnd, md_host, size, vsize);
 	return len < 0 || (size_t)len >= sz ? -1 : 0;
+}
+
+/* Line ends in text stored with LF: the CRLF ("virtual") size is size + this. */
+static size_t
+count_lf(const char *p, size_t n)
+{
+	size_t c = 0;
+	const char *e = p + n;
+	while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		c++;
+		p++;
+	}
+	return c;
 }
 
 /* Copy dir without trailing slashes: "link/" would make O_NOFOLLOW follow it. */
@@ -300,9 +313,10 @@ maildir_stage_in(const struct maildir_dirs *d, const char *prefix, size_t prefix
 	}
 	strlcpy(st->dir, d->dir, sizeof(st->dir));
 	st->size = prefix_len + msg_len;
+	st->vsize = st->size + count_lf(prefix, prefix_len) + count_lf(msg, msg_len);
 
 	for (tries = 0; tries < NAME_TRIES; tries++) {
-		if (md_unique(st->tname, sizeof(st->tname), st->size) < 0) {
+		if (md_unique(st->tname, sizeof(st->tname), st->size, st->vsize) < 0) {
 			*error_r = "maildir unique name too long";
 			return STORE_PERM;
 		}
@@ -406,7 +420,7 @@ maildir_publish(struct maildir_staged *st, char *name_r, size_t name_sz, const c
 			unlinkat(st->tfd, st->tname, 0);
 			goto out;
 		}
-		if (md_unique(st->nname, sizeof(st->nname), st->size) < 0) {
+		if (md_unique(st->nname, sizeof(st->nname), st->size, st->vsize) < 0) {
 			*error_r = "maildir unique name too long";
 			unlinkat(st->tfd, st->tname, 0);
 			r = STORE_PERM;

@@ -20,7 +20,9 @@ int maildir_create(const char *dir, const char **error_r);
  * Delivered-To, LF line endings) then `msg` (LF line endings), into
  * dir/tmp/<unique> opened O_CREAT|O_EXCL|O_NOFOLLOW, fsync, then rename into
  * dir/new/<unique>. The unique name follows the Maildir spec
- * "<sec>.M<usec>P<pid>Q<n>R<rand>.<host>,S=<size>" (size in bytes as written).
+ * "<sec>.M<usec>P<pid>Q<n>R<rand>.<host>,S=<size>,W=<vsize>" (size in bytes as
+ * written, vsize with CRLF line ends as IMAP counts them; Dovecot's fields, so
+ * readers need not stat or read the file for RFC822.SIZE).
  * When sync_dir is non-zero new/ is fsynced before return; otherwise the caller
  * must call maildir_sync_new() before it treats the delivery as durable
  * (this lets a batch of deliveries share one directory fsync).
@@ -46,7 +48,7 @@ struct maildir_staged {
 	char dir[1024];
 	char tname[MAILDIR_NAME_MAX];
 	char nname[MAILDIR_NAME_MAX];
-	size_t size;
+	size_t size, vsize;
 	int staged, published;
 	int tfd, nfd;		/* tmp/ and new/ while staged */
 	int owns_fds;		/* opened by maildir_stage (else borrowed from maildir_dirs) */

@@ -139,7 +139,10 @@ escaped_host(char *buf, size_t sz)
 	buf[o] = '\0';
 }
 
-/* Check "new/<sec>.M<usec>P<pid>Q<n>R<hex>.<host>,S=<size>"; returns Q. */
+/* Check "new/<sec>.M<usec>P<pid>Q<n>R<hex>.<host>,S=<size>,W=<vsize>"; returns Q.
+ * The vsize read from the name is left in last_vsize. */
+static size_t last_vsize;
+
 static unsigned long
 check_name(const char *name, size_t size)
 {
@@ -166,8 +169,13 @@ check_name(const char *name, size_t size)
 		assert_non_null(strchr("0123456789abcdef", p[i]));
 	p += 16;
 	escaped_host(host, sizeof(host));
-	snprintf(tail, sizeof(tail), ".%s,S=%zu", host, size);
-	assert_string_equal(p, tail);
+	snprintf(tail, sizeof(tail), ".%s,S=%zu,W=", host, size);
+	assert_memory_equal(p, tail, strlen(tail));
+	p += strlen(tail);
+	assert_true(*p >= '0' && *p <= '9');
+	last_vsize = strtoul(p, &end, 10);
+	assert_int_equal(*end, '\0');
+	assert_true(last_vsize >= size);
 	assert_null(strchr(name + 4, '/'));
 	assert_null(strchr(name, ':'));
 	return q;
@@ -276,6 +284,10 @@ test_deliver_no_prefix_and_empty(void **state)
 	assert_int_equal(maildir_deliver(f->md, NULL, 0, MSG, strlen(MSG), 0, name,
 	    sizeof(name), &err), STORE_OK);
 	check_name(name, strlen(MSG));
+	size_t lf = 0;
+	for (const char *c = MSG; *c; c++)
+		lf += *c == '\n';
+	assert_int_equal(last_vsize, strlen(MSG) + lf);	/* CRLF size: one more byte per line */
 	path = xasprintf("%s/%s", f->md, name);
 	assert_file_eq(path, MSG, strlen(MSG));
 	free(path);
