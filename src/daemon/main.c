@@ -53,6 +53,8 @@ usage(FILE *fp)
 	    "  user [-c FILE] del NAME      delete a user\n"
 	    "  user [-c FILE] list          list the users\n"
 	    "  user [-c FILE] show NAME     show a user (without the secrets)\n"
+	    "  auth [-c FILE] test NAME     log in as NAME through the running daemon's auth\n"
+	    "                               service (asks the password; --password-stdin)\n"
 	    "  newaliases [-c FILE]         check the aliases file and tell the daemon to reload it\n"
 	    "  sendmail [options] [rcpt...] submit a message read from stdin (see sendmail --help)\n"
 	    "  demo [DIR]                   build the lala.local demo lab in DIR and run it\n"
@@ -453,6 +455,8 @@ main(int argc, char **argv)
 		return cmd_serve(argc, argv);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc, argv);
+	if (strcmp(cmd, "auth") == 0)
+		return auth_main(argc, argv);
 	if (strcmp(cmd, "queue") == 0)
 		return cmd_queue(argc, argv);
 	if (strcmp(cmd, "user") == 0)

@@ -203,6 +203,22 @@ password_from_tty(const char *name, char *buf, size_t bufsz)
 	return rc;
 }
 
+int
+cli_password_once(bool from_stdin, const char *prompt, char *buf, size_t bufsz)
+{
+	if (from_stdin)
+		return password_from_stdin(buf, bufsz);
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		fprintf(stderr, "estafeta: no terminal to ask for the password on (%s); use "
+		    "--password-stdin\n", strerror(errno));
+		return -1;
+	}
+	int rc = tty_ask(fd, prompt, buf, bufsz);
+	close(fd);
+	return rc;
+}
+
 /* Ask for the password and fill in both hashes. */
 static int
 set_password(struct sqldb_user *u, bool from_stdin)

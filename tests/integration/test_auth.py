@@ -986,3 +986,18 @@ def t_auth_cache():
             eq(login("New-pass-2")[0], 535, "a deleted user")
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@test("auth: estafeta auth test NAME logs in through the running daemon's auth service")
+def t_auth_cli_test():
+    with Lab() as s:
+        p = s.cli("auth", "-c", s.conf, "test", "--password-stdin", "user1", input=PASS + "\n")
+        eq(p.returncode, 0, "auth test with the right password (%r %r)" % (p.out, p.err))
+        check("user1 auth succeeded" in p.out, "output: %r" % p.out)
+        p = s.cli("auth", "-c", s.conf, "test", "--password-stdin", "user1", input="bad\n")
+        eq(p.returncode, 77, "auth test with a wrong password (%r %r)" % (p.out, p.err))
+        check("user1 auth failed" in p.out, "output: %r" % p.out)
+        s.wait_log(r'auth failed: service=cli mech=PLAIN user=<user1> rip=local '
+                   r'reason="password mismatch"', 5)
+        p = s.cli("auth", "-c", s.conf, "test")
+        eq(p.returncode, 2, "usage error")
