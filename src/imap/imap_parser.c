@@ -382,8 +382,11 @@ open_list(struct parser *ps)
 		return fail(ps, E_DEPTH);
 	add_arg(ps, IMAP_ARG_LIST);
 	if (++ps->depth == ps->nlv) {
-		ps->lv = xreallocarray(ps->lv, ps->nlv + 1, sizeof(*ps->lv));
-		memset(&ps->lv[ps->nlv++], 0, sizeof(*ps->lv));
+		/* Doubling: growing by one level at a time copies quadratically. */
+		size_t ncap = ps->nlv < 8 ? 8 : 2 * ps->nlv;
+		ps->lv = xreallocarray(ps->lv, ncap, sizeof(*ps->lv));
+		memset(&ps->lv[ps->nlv], 0, (ncap - ps->nlv) * sizeof(*ps->lv));
+		ps->nlv = ncap;
 	}
 	ps->lv[ps->depth].n = 0;
 	ps->i++;
