@@ -217,34 +217,6 @@ imap_frame(struct imap_framer *f, const struct imap_frame_limits *lim, const cha
 
 /* ---- parsing ---- */
 
-#define E_EMPTY		"Empty command"
-#define E_TAG		"Invalid tag"
-#define E_TAGLEN	"Tag too long"
-#define E_NOCMD		"Missing command"
-#define E_CMD		"Invalid command name"
-#define E_CMDLEN	"Command name too long"
-#define E_UID		"Missing command after UID"
-#define E_NOSPACE	"Missing space"
-#define E_EXTRASP	"Unexpected space"
-#define E_NOARG		"Missing argument"
-#define E_CHAR		"Invalid character"
-#define E_FLAG		"Invalid flag"
-#define E_QUOTED	"Unterminated quoted string"
-#define E_ESCAPE	"Invalid escape in quoted string"
-#define E_QNUL		"NUL in quoted string"
-#define E_LITERAL	"Invalid literal"
-#define E_LITBIG	"Literal too big"
-#define E_LITSHORT	"Truncated literal"
-#define E_LITNUL	"NUL in literal"
-#define E_PAREN		"Unexpected )"
-#define E_UNCLOSED	"Missing )"
-#define E_DEPTH		"Too deeply nested"
-#define E_ARGS		"Too many arguments"
-#define E_SECTION	"Missing ] in section"
-#define E_SECTCHAR	"Invalid character in section"
-#define E_SECTLIT	"Invalid literal in section"
-#define E_CRLF		"Missing CRLF"
-#define E_TRAILING	"Data after CRLF"
 
 /* Everything of a parsed command lives in a list of blocks, freed at once. */
 struct arena {
@@ -368,7 +340,7 @@ static int
 count_arg(struct parser *ps)
 {
 	if (ps->nargs >= ps->lim->max_args)
-		return fail(ps, E_ARGS);
+		return fail(ps, IMAP_E_ARGS);
 	ps->nargs++;
 	return 0;
 }
@@ -379,7 +351,7 @@ open_list(struct parser *ps)
 	if (count_arg(ps) == -1)
 		return -1;
 	if (ps->depth >= ps->lim->max_depth)
-		return fail(ps, E_DEPTH);
+		return fail(ps, IMAP_E_DEPTH);
 	add_arg(ps, IMAP_ARG_LIST);
 	if (++ps->depth == ps->nlv) {
 		/* Doubling: growing by one level at a time copies quadratically. */
@@ -412,7 +384,7 @@ close_list(struct parser *ps)
 	struct level *l, *up;
 
 	if (ps->depth == 0)
-		return fail(ps, E_PAREN);
+		return fail(ps, IMAP_E_PAREN);
 	l = &ps->lv[ps->depth];
 	up = &ps->lv[ps->depth - 1];
 	up->v[up->n - 1].list = seal(ps, l);
@@ -435,20 +407,20 @@ quoted_span(struct parser *ps, size_t i, size_t *end, size_t *n)
 	*n = 0;
 	for (i++;; i++) {
 		if (i >= ps->len)
-			return fail(ps, E_QUOTED);
+			return fail(ps, IMAP_E_QUOTED);
 		c = ps->p[i];
 		if (c == '"')
 			break;
 		if (c == '\\') {
 			if (++i >= ps->len)
-				return fail(ps, E_QUOTED);
+				return fail(ps, IMAP_E_QUOTED);
 			c = ps->p[i];
 			if (c != '"' && c != '\\')
-				return fail(ps, c == '\r' || c == '\n' ? E_QUOTED : E_ESCAPE);
+				return fail(ps, c == '\r' || c == '\n' ? IMAP_E_QUOTED : IMAP_E_ESCAPE);
 		} else if (c == '\r' || c == '\n')
-			return fail(ps, E_QUOTED);
+			return fail(ps, IMAP_E_QUOTED);
 		else if (c == '\0')
-			return fail(ps, E_QNUL);
+			return fail(ps, IMAP_E_QNUL);
 		(*n)++;
 	}
 	*end = i + 1;
@@ -490,20 +462,20 @@ literal_span(struct parser *ps, size_t i, size_t *data, size_t *size, size_t *en
 	for (i++; i < ps->len && ps->p[i] >= '0' && ps->p[i] <= '9'; i++, nd++) {
 		d = (unsigned)(ps->p[i] - '0');
 		if (v > (UINT64_MAX - d) / 10)
-			return fail(ps, E_LITBIG);
+			return fail(ps, IMAP_E_LITBIG);
 		v = v * 10 + d;
 	}
 	if (nd == 0)
-		return fail(ps, E_LITERAL);
+		return fail(ps, IMAP_E_LITERAL);
 	if (i < ps->len && ps->p[i] == '+')
 		i++;
 	if (i >= ps->len || ps->p[i] != '}')
-		return fail(ps, E_LITERAL);
+		return fail(ps, IMAP_E_LITERAL);
 	if ((e = eol_at(ps, i + 1)) == 0)
-		return fail(ps, E_LITERAL);
+		return fail(ps, IMAP_E_LITERAL);
 	i += 1 + e;
 	if (v > ps->len - i)
-		return fail(ps, E_LITSHORT);
+		return fail(ps, IMAP_E_LITSHORT);
 	*data = i;
 	*size = (size_t)v;
 	*end = i + (size_t)v;
@@ -519,7 +491,7 @@ parse_literal(struct parser *ps, struct imap_arg *a, bool lit8)
 		return -1;
 	/* CHAR8 is %x01-ff: only literal8 may carry NUL (RFC 3516). */
 	if (!lit8 && memchr(ps->p + data, '\0', size) != NULL)
-		return fail(ps, E_LITNUL);
+		return fail(ps, IMAP_E_LITNUL);
 	a->str = arena_str(ps, ps->p + data, size);
 	a->len = size;
 	a->literal = !lit8;
@@ -544,7 +516,7 @@ section_scan(struct parser *ps, size_t *ip)
 	i++;
 	for (;;) {
 		if (i >= ps->len || eol_at(ps, i) != 0)
-			return fail(ps, E_SECTION);
+			return fail(ps, IMAP_E_SECTION);
 		c = ps->p[i];
 		if (c == ']' && pd == 0) {
 			buf_add(ps, "]", 1);
@@ -553,10 +525,10 @@ section_scan(struct parser *ps, size_t *ip)
 		}
 		if (c == '(') {
 			if (ps->depth + ++pd > ps->lim->max_depth)
-				return fail(ps, E_DEPTH);
+				return fail(ps, IMAP_E_DEPTH);
 		} else if (c == ')') {
 			if (pd == 0)
-				return fail(ps, E_PAREN);
+				return fail(ps, IMAP_E_PAREN);
 			pd--;
 		} else if (c == '"') {
 			if (quoted_span(ps, i, &end, &n) == -1)
@@ -564,7 +536,7 @@ section_scan(struct parser *ps, size_t *ip)
 			/* Header field names are printable ASCII. */
 			for (k = i; k < end; k++)
 				if (ps->p[k] < 0x20 || ps->p[k] > 0x7e)
-					return fail(ps, E_SECTCHAR);
+					return fail(ps, IMAP_E_SECTCHAR);
 			buf_add(ps, ps->p + i, end - i);
 			i = end;
 			continue;
@@ -575,7 +547,7 @@ section_scan(struct parser *ps, size_t *ip)
 			for (k = data; k < data + size; k++) {
 				c = ps->p[k];
 				if (c < 0x20 || c > 0x7e)
-					return fail(ps, E_SECTLIT);
+					return fail(ps, IMAP_E_SECTLIT);
 				if (c == '"' || c == '\\')
 					buf_add(ps, "\\", 1);
 				buf_add(ps, &c, 1);
@@ -585,7 +557,7 @@ section_scan(struct parser *ps, size_t *ip)
 			continue;
 		} else if (c == '[' ? pd == 0 : c != ' ' && !is_arg_char(c)) {
 			/* "[" only inside a header-list astring ("X-[a]"). */
-			return fail(ps, E_SECTCHAR);
+			return fail(ps, IMAP_E_SECTCHAR);
 		}
 		buf_add(ps, &c, 1);
 		i++;
@@ -625,9 +597,9 @@ parse_atom(struct parser *ps)
 		i++;
 	}
 	if (ps->blen == 0)
-		return fail(ps, E_CHAR);
+		return fail(ps, IMAP_E_CHAR);
 	if (flag && ps->blen == 1)
-		return fail(ps, E_FLAG);
+		return fail(ps, IMAP_E_FLAG);
 	if (count_arg(ps) == -1)
 		return -1;
 	if (section)
@@ -669,11 +641,11 @@ parse_word(struct parser *ps, char *name, size_t off)
 	while (i < ps->len && is_atom_char(ps->p[i]))
 		i++;
 	if (i == ps->i)
-		return fail(ps, eol_at(ps, i) || i >= ps->len ? E_NOCMD : E_CMD);
+		return fail(ps, eol_at(ps, i) || i >= ps->len ? IMAP_E_NOCMD : IMAP_E_CMD);
 	if (i < ps->len && ps->p[i] != ' ' && eol_at(ps, i) == 0)
-		return fail(ps, E_CMD);
+		return fail(ps, IMAP_E_CMD);
 	if (off + (i - ps->i) > IMAP_NAME_MAX)
-		return fail(ps, E_CMDLEN);
+		return fail(ps, IMAP_E_CMDLEN);
 	for (; ps->i < i; ps->i++) {
 		char ch = (char)ps->p[ps->i];
 
@@ -719,31 +691,31 @@ parse_cmd(struct parser *ps, struct imap_cmd *out)
 	unsigned char c;
 
 	if (ps->len == 0 || eol_at(ps, 0) != 0)
-		return fail(ps, E_EMPTY);
+		return fail(ps, IMAP_E_EMPTY);
 	n = tag_span((const char *)ps->p, ps->len);
 	if (n == 0)
-		return fail(ps, E_TAG);
+		return fail(ps, IMAP_E_TAG);
 	if (n > IMAP_TAG_MAX)
-		return fail(ps, E_TAGLEN);
+		return fail(ps, IMAP_E_TAGLEN);
 	if (n < ps->len && ps->p[n] != ' ' && eol_at(ps, n) == 0)
-		return fail(ps, E_TAG);
+		return fail(ps, IMAP_E_TAG);
 	memcpy(out->tag, ps->p, n);
 	out->tag[n] = '\0';
 	if (ps->p[ps->len - 1] != '\n')
-		return fail(ps, E_CRLF);
+		return fail(ps, IMAP_E_CRLF);
 	/* The last byte is LF, not a tag char: p[n] exists. */
 	if (ps->p[n] != ' ')
-		return fail(ps, E_NOCMD);
+		return fail(ps, IMAP_E_NOCMD);
 	ps->i = n + 1;
 	if (parse_word(ps, out->name, 0) == -1)
 		return -1;
 	if (strcmp(out->name, "UID") == 0) {
 		/* "UID FETCH" etc. name one command. */
 		if (ps->i >= ps->len || ps->p[ps->i] != ' ')
-			return fail(ps, E_UID);
+			return fail(ps, IMAP_E_UID);
 		ps->i++;
 		if (ps->i >= ps->len || eol_at(ps, ps->i) != 0)
-			return fail(ps, E_UID);
+			return fail(ps, IMAP_E_UID);
 		out->name[3] = ' ';
 		if (parse_word(ps, out->name, 4) == -1)
 			return -1;
@@ -753,16 +725,16 @@ parse_cmd(struct parser *ps, struct imap_cmd *out)
 	for (;;) {
 		if ((e = eol_at(ps, ps->i)) != 0) {
 			if (st == S_ARG)
-				return fail(ps, E_NOARG);
+				return fail(ps, IMAP_E_NOARG);
 			if (ps->depth > 0)
-				return fail(ps, E_UNCLOSED);
+				return fail(ps, IMAP_E_UNCLOSED);
 			ps->i += e;
 			if (ps->i != ps->len)
-				return fail(ps, E_TRAILING);
+				return fail(ps, IMAP_E_TRAILING);
 			break;
 		}
 		if (ps->i >= ps->len)
-			return fail(ps, E_CRLF);
+			return fail(ps, IMAP_E_CRLF);
 		c = ps->p[ps->i];
 		if (st == S_SEP) {
 			if (c == ' ') {
@@ -773,19 +745,19 @@ parse_cmd(struct parser *ps, struct imap_cmd *out)
 					return -1;
 			} else
 				return fail(ps, is_arg_char(c) || c == '(' || c == '"' ||
-				    c == '{' ? E_NOSPACE : E_CHAR);
+				    c == '{' ? IMAP_E_NOSPACE : IMAP_E_CHAR);
 			continue;
 		}
 		if (c == ')') {
 			if (st != S_ARG_OR_CLOSE)
-				return fail(ps, ps->depth > 0 ? E_EXTRASP : E_PAREN);
+				return fail(ps, ps->depth > 0 ? IMAP_E_EXTRASP : IMAP_E_PAREN);
 			if (close_list(ps) == -1)
 				return -1;
 			st = S_SEP;
 			continue;
 		}
 		if (c == ' ')
-			return fail(ps, E_EXTRASP);
+			return fail(ps, IMAP_E_EXTRASP);
 		if (c == '(') {
 			if (open_list(ps) == -1)
 				return -1;

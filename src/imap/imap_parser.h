@@ -106,6 +106,36 @@ struct imap_parse_limits {
 	size_t max_args;	/* arguments in total, all levels (a list counts too) */
 };
 
+/* The texts of imap_parse errors (*err), for BAD replies and tests. */
+#define IMAP_E_EMPTY		"Empty command"
+#define IMAP_E_TAG		"Invalid tag"
+#define IMAP_E_TAGLEN	"Tag too long"
+#define IMAP_E_NOCMD		"Missing command"
+#define IMAP_E_CMD		"Invalid command name"
+#define IMAP_E_CMDLEN	"Command name too long"
+#define IMAP_E_UID		"Missing command after UID"
+#define IMAP_E_NOSPACE	"Missing space"
+#define IMAP_E_EXTRASP	"Unexpected space"
+#define IMAP_E_NOARG		"Missing argument"
+#define IMAP_E_CHAR		"Invalid character"
+#define IMAP_E_FLAG		"Invalid flag"
+#define IMAP_E_QUOTED	"Unterminated quoted string"
+#define IMAP_E_ESCAPE	"Invalid escape in quoted string"
+#define IMAP_E_QNUL		"NUL in quoted string"
+#define IMAP_E_LITERAL	"Invalid literal"
+#define IMAP_E_LITBIG	"Literal too big"
+#define IMAP_E_LITSHORT	"Truncated literal"
+#define IMAP_E_LITNUL	"NUL in literal"
+#define IMAP_E_PAREN		"Unexpected )"
+#define IMAP_E_UNCLOSED	"Missing )"
+#define IMAP_E_DEPTH		"Too deeply nested"
+#define IMAP_E_ARGS		"Too many arguments"
+#define IMAP_E_SECTION	"Missing ] in section"
+#define IMAP_E_SECTCHAR	"Invalid character in section"
+#define IMAP_E_SECTLIT	"Invalid literal in section"
+#define IMAP_E_CRLF		"Missing CRLF"
+#define IMAP_E_TRAILING	"Data after CRLF"
+
 /*
  * Parse one complete command (as framed above: it ends with its CRLF or
  * LF). 0 ok (free with imap_cmd_free), -1 with *err (a short reason for the

@@ -5,34 +5,6 @@
 
 #include "imap/imap_parser.h"
 
-#define E_EMPTY		"Empty command"
-#define E_TAG		"Invalid tag"
-#define E_TAGLEN	"Tag too long"
-#define E_NOCMD		"Missing command"
-#define E_CMD		"Invalid command name"
-#define E_CMDLEN	"Command name too long"
-#define E_UID		"Missing command after UID"
-#define E_NOSPACE	"Missing space"
-#define E_EXTRASP	"Unexpected space"
-#define E_NOARG		"Missing argument"
-#define E_CHAR		"Invalid character"
-#define E_FLAG		"Invalid flag"
-#define E_QUOTED	"Unterminated quoted string"
-#define E_ESCAPE	"Invalid escape in quoted string"
-#define E_QNUL		"NUL in quoted string"
-#define E_LITERAL	"Invalid literal"
-#define E_LITBIG	"Literal too big"
-#define E_LITSHORT	"Truncated literal"
-#define E_LITNUL	"NUL in literal"
-#define E_PAREN		"Unexpected )"
-#define E_UNCLOSED	"Missing )"
-#define E_DEPTH		"Too deeply nested"
-#define E_ARGS		"Too many arguments"
-#define E_SECTION	"Missing ] in section"
-#define E_SECTCHAR	"Invalid character in section"
-#define E_SECTLIT	"Invalid literal in section"
-#define E_CRLF		"Missing CRLF"
-#define E_TRAILING	"Data after CRLF"
 
 /* Inputs may hold NUL: keep their length. */
 #define IN(s) s, sizeof(s) - 1
@@ -296,165 +268,165 @@ static const struct pcase cases[] = {
 	OK("a X \"\"\r\n", "a", "X", "\"\""),
 
 	/* Empty lines and missing parts. */
-	BAD("", "*", E_EMPTY),
-	BAD("\r\n", "*", E_EMPTY),
-	BAD("\n", "*", E_EMPTY),
-	BAD("a1\r\n", "a1", E_NOCMD),
-	BAD("a1\n", "a1", E_NOCMD),
-	BAD("a1 \r\n", "a1", E_NOCMD),
-	BAD("a1", "a1", E_CRLF),
-	BAD("a1 NOOP", "a1", E_CRLF),
-	BAD("a1 NOOP\r", "a1", E_CRLF),
-	BAD("a1 NOOP\r\r\n", "a1", E_CMD),
-	BAD("a1 NOOP x\r\r\n", "a1", E_CHAR),
-	BAD("a1 NOOP\n\r\n", "a1", E_TRAILING),
-	BAD("a NOOP\r\nb NOOP\r\n", "a", E_TRAILING),
+	BAD("", "*", IMAP_E_EMPTY),
+	BAD("\r\n", "*", IMAP_E_EMPTY),
+	BAD("\n", "*", IMAP_E_EMPTY),
+	BAD("a1\r\n", "a1", IMAP_E_NOCMD),
+	BAD("a1\n", "a1", IMAP_E_NOCMD),
+	BAD("a1 \r\n", "a1", IMAP_E_NOCMD),
+	BAD("a1", "a1", IMAP_E_CRLF),
+	BAD("a1 NOOP", "a1", IMAP_E_CRLF),
+	BAD("a1 NOOP\r", "a1", IMAP_E_CRLF),
+	BAD("a1 NOOP\r\r\n", "a1", IMAP_E_CMD),
+	BAD("a1 NOOP x\r\r\n", "a1", IMAP_E_CHAR),
+	BAD("a1 NOOP\n\r\n", "a1", IMAP_E_TRAILING),
+	BAD("a NOOP\r\nb NOOP\r\n", "a", IMAP_E_TRAILING),
 	/* Tags. */
-	BAD("a+1 NOOP\r\n", "*", E_TAG),
-	BAD("+ NOOP\r\n", "*", E_TAG),
-	BAD("* NOOP\r\n", "*", E_TAG),
-	BAD("a*1 NOOP\r\n", "*", E_TAG),
-	BAD("a%1 NOOP\r\n", "*", E_TAG),
-	BAD("a(1 NOOP\r\n", "*", E_TAG),
-	BAD("a)1 NOOP\r\n", "*", E_TAG),
-	BAD("a{1 NOOP\r\n", "*", E_TAG),
-	BAD("a\"1 NOOP\r\n", "*", E_TAG),
-	BAD("a\\1 NOOP\r\n", "*", E_TAG),
-	BAD(" a NOOP\r\n", "*", E_TAG),
-	BAD("\ta NOOP\r\n", "*", E_TAG),
-	BAD("\xc3\xa4 NOOP\r\n", "*", E_TAG),
-	BAD("a\xc3\xa4 NOOP\r\n", "*", E_TAG),
-	BAD("a\x01 NOOP\r\n", "*", E_TAG),
-	BAD("a\x7f NOOP\r\n", "*", E_TAG),
-	BAD("a\0 NOOP\r\n", "*", E_TAG),
-	BAD("\0\r\n", "*", E_TAG),
-	BAD("a\rb NOOP\r\n", "*", E_TAG),
+	BAD("a+1 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("+ NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("* NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a*1 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a%1 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a(1 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a)1 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a{1 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a\"1 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a\\1 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD(" a NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("\ta NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("\xc3\xa4 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a\xc3\xa4 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a\x01 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a\x7f NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("a\0 NOOP\r\n", "*", IMAP_E_TAG),
+	BAD("\0\r\n", "*", IMAP_E_TAG),
+	BAD("a\rb NOOP\r\n", "*", IMAP_E_TAG),
 	BAD("01234567890123456789012345678901234567890123456789012345678901234 NOOP\r\n", "*",
-	    E_TAGLEN),
+	    IMAP_E_TAGLEN),
 	OK("0123456789012345678901234567890123456789012345678901234567890123 NOOP\r\n",
 	    "0123456789012345678901234567890123456789012345678901234567890123", "NOOP", ""),
 	/* Command names. */
-	BAD("a  NOOP\r\n", "a", E_CMD),
-	BAD("a NO(OP\r\n", "a", E_CMD),
-	BAD("a NO\"OP\r\n", "a", E_CMD),
-	BAD("a NOOP(\r\n", "a", E_CMD),
-	BAD("a NO%P\r\n", "a", E_CMD),
-	BAD("a NO*P\r\n", "a", E_CMD),
-	BAD("a NO]P\r\n", "a", E_CMD),
-	BAD("a NO\\P\r\n", "a", E_CMD),
-	BAD("a NO\xc3\xa4\r\n", "a", E_CMD),
-	BAD("a (NOOP)\r\n", "a", E_CMD),
-	BAD("a \"NOOP\"\r\n", "a", E_CMD),
-	BAD("a {4}\r\nNOOP\r\n", "a", E_CMD),
-	BAD("a ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456\r\n", "a", E_CMDLEN),
-	BAD("a UID ABCDEFGHIJKLMNOPQRSTUVWXYZ012\r\n", "a", E_CMDLEN),
+	BAD("a  NOOP\r\n", "a", IMAP_E_CMD),
+	BAD("a NO(OP\r\n", "a", IMAP_E_CMD),
+	BAD("a NO\"OP\r\n", "a", IMAP_E_CMD),
+	BAD("a NOOP(\r\n", "a", IMAP_E_CMD),
+	BAD("a NO%P\r\n", "a", IMAP_E_CMD),
+	BAD("a NO*P\r\n", "a", IMAP_E_CMD),
+	BAD("a NO]P\r\n", "a", IMAP_E_CMD),
+	BAD("a NO\\P\r\n", "a", IMAP_E_CMD),
+	BAD("a NO\xc3\xa4\r\n", "a", IMAP_E_CMD),
+	BAD("a (NOOP)\r\n", "a", IMAP_E_CMD),
+	BAD("a \"NOOP\"\r\n", "a", IMAP_E_CMD),
+	BAD("a {4}\r\nNOOP\r\n", "a", IMAP_E_CMD),
+	BAD("a ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456\r\n", "a", IMAP_E_CMDLEN),
+	BAD("a UID ABCDEFGHIJKLMNOPQRSTUVWXYZ012\r\n", "a", IMAP_E_CMDLEN),
 	OK("a UID ABCDEFGHIJKLMNOPQRSTUVWXYZ01\r\n", "a", "UID ABCDEFGHIJKLMNOPQRSTUVWXYZ01", ""),
 	OK("a ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\r\n", "a", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", ""),
-	BAD("a UID\r\n", "a", E_UID),
-	BAD("a UID \r\n", "a", E_UID),
-	BAD("a uid\n", "a", E_UID),
-	BAD("a UID  FETCH 1 FLAGS\r\n", "a", E_CMD),
-	BAD("a UID(FETCH)\r\n", "a", E_CMD),
+	BAD("a UID\r\n", "a", IMAP_E_UID),
+	BAD("a UID \r\n", "a", IMAP_E_UID),
+	BAD("a uid\n", "a", IMAP_E_UID),
+	BAD("a UID  FETCH 1 FLAGS\r\n", "a", IMAP_E_CMD),
+	BAD("a UID(FETCH)\r\n", "a", IMAP_E_CMD),
 	/* Spacing. */
-	BAD("a NOOP \r\n", "a", E_NOARG),
-	BAD("a X a \r\n", "a", E_NOARG),
-	BAD("a X  b\r\n", "a", E_EXTRASP),
-	BAD("a X ( b)\r\n", "a", E_EXTRASP),
-	BAD("a X (b )\r\n", "a", E_EXTRASP),
-	BAD("a X ( )\r\n", "a", E_EXTRASP),
-	BAD("a X (b)(c)\r\n", "a", E_NOSPACE),
-	BAD("a X \"b\"c\r\n", "a", E_NOSPACE),
-	BAD("a X \"b\"\"c\"\r\n", "a", E_NOSPACE),
-	BAD("a X b\"c\"\r\n", "a", E_NOSPACE),
-	BAD("a X b(c)\r\n", "a", E_NOSPACE),
-	BAD("a X {1}\r\nbc\r\n", "a", E_NOSPACE),
-	BAD("a X {3}\r\nabcd\r\n", "a", E_NOSPACE),
-	BAD("a X\tb\r\n", "a", E_CMD),
-	BAD("a X b\tc\r\n", "a", E_CHAR),
+	BAD("a NOOP \r\n", "a", IMAP_E_NOARG),
+	BAD("a X a \r\n", "a", IMAP_E_NOARG),
+	BAD("a X  b\r\n", "a", IMAP_E_EXTRASP),
+	BAD("a X ( b)\r\n", "a", IMAP_E_EXTRASP),
+	BAD("a X (b )\r\n", "a", IMAP_E_EXTRASP),
+	BAD("a X ( )\r\n", "a", IMAP_E_EXTRASP),
+	BAD("a X (b)(c)\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a X \"b\"c\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a X \"b\"\"c\"\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a X b\"c\"\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a X b(c)\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a X {1}\r\nbc\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a X {3}\r\nabcd\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a X\tb\r\n", "a", IMAP_E_CMD),
+	BAD("a X b\tc\r\n", "a", IMAP_E_CHAR),
 	/* Parentheses. */
-	BAD("a X (b\r\n", "a", E_UNCLOSED),
-	BAD("a X (\r\n", "a", E_UNCLOSED),
-	BAD("a X ((b)\r\n", "a", E_UNCLOSED),
-	BAD("a X (b (c)\r\n", "a", E_UNCLOSED),
-	BAD("a X b)\r\n", "a", E_PAREN),
-	BAD("a X )\r\n", "a", E_PAREN),
-	BAD("a X (b))\r\n", "a", E_PAREN),
-	BAD("a X ())\r\n", "a", E_PAREN),
-	BAD("a X ({1}\r\n)\r\n", "a", E_UNCLOSED),
+	BAD("a X (b\r\n", "a", IMAP_E_UNCLOSED),
+	BAD("a X (\r\n", "a", IMAP_E_UNCLOSED),
+	BAD("a X ((b)\r\n", "a", IMAP_E_UNCLOSED),
+	BAD("a X (b (c)\r\n", "a", IMAP_E_UNCLOSED),
+	BAD("a X b)\r\n", "a", IMAP_E_PAREN),
+	BAD("a X )\r\n", "a", IMAP_E_PAREN),
+	BAD("a X (b))\r\n", "a", IMAP_E_PAREN),
+	BAD("a X ())\r\n", "a", IMAP_E_PAREN),
+	BAD("a X ({1}\r\n)\r\n", "a", IMAP_E_UNCLOSED),
 	/* Atoms and flags. */
-	BAD("a SELECT \xc3\xa4\r\n", "a", E_CHAR),
-	BAD("a SELECT a\xc3\xa4\r\n", "a", E_CHAR),
-	BAD("a SELECT a\x01" "b\r\n", "a", E_CHAR),
-	BAD("a SELECT \x01\r\n", "a", E_CHAR),
-	BAD("a SELECT a\x7f\r\n", "a", E_CHAR),
-	BAD("a SELECT a\0b\r\n", "a", E_CHAR),
-	BAD("a SELECT a\rb\r\n", "a", E_CHAR),
-	BAD("a SELECT \r\r\n", "a", E_CHAR),
-	BAD("a X \\\r\n", "a", E_FLAG),
-	BAD("a X (\\)\r\n", "a", E_FLAG),
-	BAD("a X \\\\Seen\r\n", "a", E_FLAG),
-	BAD("a X a\\b\r\n", "a", E_CHAR),
+	BAD("a SELECT \xc3\xa4\r\n", "a", IMAP_E_CHAR),
+	BAD("a SELECT a\xc3\xa4\r\n", "a", IMAP_E_CHAR),
+	BAD("a SELECT a\x01" "b\r\n", "a", IMAP_E_CHAR),
+	BAD("a SELECT \x01\r\n", "a", IMAP_E_CHAR),
+	BAD("a SELECT a\x7f\r\n", "a", IMAP_E_CHAR),
+	BAD("a SELECT a\0b\r\n", "a", IMAP_E_CHAR),
+	BAD("a SELECT a\rb\r\n", "a", IMAP_E_CHAR),
+	BAD("a SELECT \r\r\n", "a", IMAP_E_CHAR),
+	BAD("a X \\\r\n", "a", IMAP_E_FLAG),
+	BAD("a X (\\)\r\n", "a", IMAP_E_FLAG),
+	BAD("a X \\\\Seen\r\n", "a", IMAP_E_FLAG),
+	BAD("a X a\\b\r\n", "a", IMAP_E_CHAR),
 	OK("a X } a}b\r\n", "a", "X", "} a}b"),
 	/* Quoted strings. */
-	BAD("a X \"abc\r\n", "a", E_QUOTED),
-	BAD("a X \"abc\n", "a", E_QUOTED),
-	BAD("a X \"\r\n", "a", E_QUOTED),
-	BAD("a X \"a\\bc\"\r\n", "a", E_ESCAPE),
-	BAD("a X \"a\\n\"\r\n", "a", E_ESCAPE),
-	BAD("a X \"a\\'\"\r\n", "a", E_ESCAPE),
-	BAD("a X \"a\\\xc3\xa4\"\r\n", "a", E_ESCAPE),
-	BAD("a X \"a\\\r\n", "a", E_QUOTED),
-	BAD("a X \"a\\\"\r\n", "a", E_QUOTED),
-	BAD("a X \"a\0b\"\r\n", "a", E_QNUL),
-	BAD("a X \"a\\\0\"\r\n", "a", E_ESCAPE),
-	BAD("a X \"a\rb\"\r\n", "a", E_QUOTED),
-	BAD("a X \"a\r\n\"\r\n", "a", E_QUOTED),
+	BAD("a X \"abc\r\n", "a", IMAP_E_QUOTED),
+	BAD("a X \"abc\n", "a", IMAP_E_QUOTED),
+	BAD("a X \"\r\n", "a", IMAP_E_QUOTED),
+	BAD("a X \"a\\bc\"\r\n", "a", IMAP_E_ESCAPE),
+	BAD("a X \"a\\n\"\r\n", "a", IMAP_E_ESCAPE),
+	BAD("a X \"a\\'\"\r\n", "a", IMAP_E_ESCAPE),
+	BAD("a X \"a\\\xc3\xa4\"\r\n", "a", IMAP_E_ESCAPE),
+	BAD("a X \"a\\\r\n", "a", IMAP_E_QUOTED),
+	BAD("a X \"a\\\"\r\n", "a", IMAP_E_QUOTED),
+	BAD("a X \"a\0b\"\r\n", "a", IMAP_E_QNUL),
+	BAD("a X \"a\\\0\"\r\n", "a", IMAP_E_ESCAPE),
+	BAD("a X \"a\rb\"\r\n", "a", IMAP_E_QUOTED),
+	BAD("a X \"a\r\n\"\r\n", "a", IMAP_E_QUOTED),
 	/* Literals. */
-	BAD("a X {5}\r\nab\r\n", "a", E_LITSHORT),
-	BAD("a X {5}\r\n", "a", E_LITSHORT),
-	BAD("a X {18446744073709551615}\r\n", "a", E_LITSHORT),
-	BAD("a X {18446744073709551616}\r\n", "a", E_LITBIG),
-	BAD("a X {99999999999999999999999}\r\n", "a", E_LITBIG),
-	BAD("a X {}\r\n", "a", E_LITERAL),
-	BAD("a X {+}\r\n", "a", E_LITERAL),
-	BAD("a X {5a}\r\n", "a", E_LITERAL),
-	BAD("a X {-1}\r\n", "a", E_LITERAL),
-	BAD("a X {5-}\r\n", "a", E_LITERAL),
-	BAD("a X {+5}\r\n", "a", E_LITERAL),
-	BAD("a X {5++}\r\n", "a", E_LITERAL),
-	BAD("a X { 5}\r\n", "a", E_LITERAL),
-	BAD("a X {5 }\r\n", "a", E_LITERAL),
-	BAD("a X {5}x\r\n", "a", E_LITERAL),
-	BAD("a X {5} y\r\n", "a", E_LITERAL),
-	BAD("a X {5}\r\r\n", "a", E_LITERAL),
-	BAD("a X {5\r\n", "a", E_LITERAL),
-	BAD("a X {\r\n", "a", E_LITERAL),
-	BAD("a X ~{\r\n", "a", E_LITERAL),
-	BAD("a X ~{3\r\n", "a", E_LITERAL),
-	BAD("a X x{1}\r\nx\r\n", "a", E_NOSPACE),
-	BAD("a X {3}\r\na\0b\r\n", "a", E_LITNUL),
-	BAD("a X {3+}\r\n\0bc\r\n", "a", E_LITNUL),
-	BAD("a X {1}\r\n\n", "a", E_CRLF),
+	BAD("a X {5}\r\nab\r\n", "a", IMAP_E_LITSHORT),
+	BAD("a X {5}\r\n", "a", IMAP_E_LITSHORT),
+	BAD("a X {18446744073709551615}\r\n", "a", IMAP_E_LITSHORT),
+	BAD("a X {18446744073709551616}\r\n", "a", IMAP_E_LITBIG),
+	BAD("a X {99999999999999999999999}\r\n", "a", IMAP_E_LITBIG),
+	BAD("a X {}\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {+}\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {5a}\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {-1}\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {5-}\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {+5}\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {5++}\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X { 5}\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {5 }\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {5}x\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {5} y\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {5}\r\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {5\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X {\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X ~{\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X ~{3\r\n", "a", IMAP_E_LITERAL),
+	BAD("a X x{1}\r\nx\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a X {3}\r\na\0b\r\n", "a", IMAP_E_LITNUL),
+	BAD("a X {3+}\r\n\0bc\r\n", "a", IMAP_E_LITNUL),
+	BAD("a X {1}\r\n\n", "a", IMAP_E_CRLF),
 	/* Sections. */
-	BAD("a FETCH 1 BODY[HEADER\r\n", "a", E_SECTION),
-	BAD("a FETCH 1 BODY[\r\n", "a", E_SECTION),
-	BAD("a FETCH 1 BODY[(]\r\n", "a", E_SECTION),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS (A]\r\n", "a", E_SECTION),
-	BAD("a FETCH 1 BODY[)]\r\n", "a", E_PAREN),
-	BAD("a FETCH 1 BODY[\x01]\r\n", "a", E_SECTCHAR),
-	BAD("a FETCH 1 BODY[\xc3\xa4]\r\n", "a", E_SECTCHAR),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS (\"\xc3\xa4\")]\r\n", "a", E_SECTCHAR),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS (\"\t\")]\r\n", "a", E_SECTCHAR),
-	BAD("a FETCH 1 BODY[a\\b]\r\n", "a", E_SECTCHAR),
-	BAD("a FETCH 1 BODY[[]]\r\n", "a", E_SECTCHAR),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS (\"A)]\r\n", "a", E_QUOTED),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS (\"A\\x\")]\r\n", "a", E_ESCAPE),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS ({3}\r\na\rb)]\r\n", "a", E_SECTLIT),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS ({3}\r\n\xc3\xa4x)]\r\n", "a", E_SECTLIT),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS ({9}\r\nab)]\r\n", "a", E_LITSHORT),
-	BAD("a FETCH 1 BODY[HEADER.FIELDS {3} x]\r\n", "a", E_LITERAL),
-	BAD("a FETCH 1 BODY[]<0.10\"x\">\r\n", "a", E_NOSPACE),
-	BAD("a FETCH 1 (BODY[1] BODY[2]\r\n", "a", E_UNCLOSED),
+	BAD("a FETCH 1 BODY[HEADER\r\n", "a", IMAP_E_SECTION),
+	BAD("a FETCH 1 BODY[\r\n", "a", IMAP_E_SECTION),
+	BAD("a FETCH 1 BODY[(]\r\n", "a", IMAP_E_SECTION),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS (A]\r\n", "a", IMAP_E_SECTION),
+	BAD("a FETCH 1 BODY[)]\r\n", "a", IMAP_E_PAREN),
+	BAD("a FETCH 1 BODY[\x01]\r\n", "a", IMAP_E_SECTCHAR),
+	BAD("a FETCH 1 BODY[\xc3\xa4]\r\n", "a", IMAP_E_SECTCHAR),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS (\"\xc3\xa4\")]\r\n", "a", IMAP_E_SECTCHAR),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS (\"\t\")]\r\n", "a", IMAP_E_SECTCHAR),
+	BAD("a FETCH 1 BODY[a\\b]\r\n", "a", IMAP_E_SECTCHAR),
+	BAD("a FETCH 1 BODY[[]]\r\n", "a", IMAP_E_SECTCHAR),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS (\"A)]\r\n", "a", IMAP_E_QUOTED),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS (\"A\\x\")]\r\n", "a", IMAP_E_ESCAPE),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS ({3}\r\na\rb)]\r\n", "a", IMAP_E_SECTLIT),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS ({3}\r\n\xc3\xa4x)]\r\n", "a", IMAP_E_SECTLIT),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS ({9}\r\nab)]\r\n", "a", IMAP_E_LITSHORT),
+	BAD("a FETCH 1 BODY[HEADER.FIELDS {3} x]\r\n", "a", IMAP_E_LITERAL),
+	BAD("a FETCH 1 BODY[]<0.10\"x\">\r\n", "a", IMAP_E_NOSPACE),
+	BAD("a FETCH 1 (BODY[1] BODY[2]\r\n", "a", IMAP_E_UNCLOSED),
 };
 
 static void
@@ -1102,31 +1074,31 @@ test_limits(void **state)
 	assert_int_equal(cmd.nargs, 1);
 	imap_cmd_free(&cmd);
 	assert_int_equal(imap_parse(IN("a X ((((a))))\r\n"), &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_DEPTH);
+	assert_string_equal(err, IMAP_E_DEPTH);
 	assert_string_equal(cmd.tag, "a");
 	assert_int_equal(imap_parse(IN("a X ((((\r\n"), &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_DEPTH);
+	assert_string_equal(err, IMAP_E_DEPTH);
 	/* A section's inner lists count with the outer ones. */
 	assert_int_equal(imap_parse(IN("a FETCH 1 (BODY[HEADER.FIELDS (A)])\r\n"), &lim, &cmd,
 	    &err), 0);
 	imap_cmd_free(&cmd);
 	assert_int_equal(imap_parse(IN("a FETCH 1 ((BODY[X ((A))]))\r\n"), &lim, &cmd, &err),
 	    -1);
-	assert_string_equal(err, E_DEPTH);
+	assert_string_equal(err, IMAP_E_DEPTH);
 	/* Five arguments in all, lists included. */
 	assert_int_equal(imap_parse(IN("a X 1 2 3 4 5\r\n"), &lim, &cmd, &err), 0);
 	imap_cmd_free(&cmd);
 	assert_int_equal(imap_parse(IN("a X 1 2 3 4 5 6\r\n"), &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_ARGS);
+	assert_string_equal(err, IMAP_E_ARGS);
 	assert_int_equal(imap_parse(IN("a X (1 (2) 3)\r\n"), &lim, &cmd, &err), 0);
 	imap_cmd_free(&cmd);
 	assert_int_equal(imap_parse(IN("a X (1 (2) 3 \"4\")\r\n"), &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_ARGS);
+	assert_string_equal(err, IMAP_E_ARGS);
 	assert_int_equal(imap_parse(IN("a X () () () () () ()\r\n"), &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_ARGS);
+	assert_string_equal(err, IMAP_E_ARGS);
 	assert_int_equal(imap_parse(IN("a X {1}\r\na {1}\r\nb {1}\r\nc NIL x BODY[]\r\n"), &lim,
 	    &cmd, &err), -1);
-	assert_string_equal(err, E_ARGS);
+	assert_string_equal(err, IMAP_E_ARGS);
 	/* Zero limits: no lists, no arguments; names still fine. */
 	lim.max_depth = 0;
 	lim.max_args = 0;
@@ -1134,13 +1106,13 @@ test_limits(void **state)
 	assert_string_equal(cmd.name, "UID EXPUNGE");
 	imap_cmd_free(&cmd);
 	assert_int_equal(imap_parse(IN("a X ()\r\n"), &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_ARGS);
+	assert_string_equal(err, IMAP_E_ARGS);
 	lim.max_args = 10;
 	assert_int_equal(imap_parse(IN("a X ()\r\n"), &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_DEPTH);
+	assert_string_equal(err, IMAP_E_DEPTH);
 	assert_int_equal(imap_parse(IN("a FETCH 1 BODY[HEADER.FIELDS (A)]\r\n"), &lim, &cmd,
 	    &err), -1);
-	assert_string_equal(err, E_DEPTH);
+	assert_string_equal(err, IMAP_E_DEPTH);
 	assert_int_equal(imap_parse(IN("a FETCH 1 BODY[HEADER]\r\n"), &lim, &cmd, &err), 0);
 	imap_cmd_free(&cmd);
 }
@@ -1177,7 +1149,7 @@ test_big(void **state)
 	imap_cmd_free(&cmd);
 	lim.max_depth = n - 1;
 	assert_int_equal(imap_parse(s, len, &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_DEPTH);
+	assert_string_equal(err, IMAP_E_DEPTH);
 	free(s);
 
 	s = malloc(2 * n + 16);
@@ -1198,7 +1170,7 @@ test_big(void **state)
 	imap_cmd_free(&cmd);
 	lim.max_args = n;
 	assert_int_equal(imap_parse(s, len, &lim, &cmd, &err), -1);
-	assert_string_equal(err, E_ARGS);
+	assert_string_equal(err, IMAP_E_ARGS);
 	free(s);
 }
 
@@ -1215,7 +1187,7 @@ test_tree(void **state)
 	(void)state;
 	/* NUL in a plain literal is refused. */
 	assert_int_equal(imap_parse(in, sizeof(in) - 1, &plim, &cmd, &err), -1);
-	assert_string_equal(err, E_LITNUL);
+	assert_string_equal(err, IMAP_E_LITNUL);
 	assert_string_equal(cmd.tag, "A1");
 	assert_string_equal(cmd.name, "");
 
