@@ -49,7 +49,7 @@ $(BUILD)/estafeta: $(BUILD)/src/daemon/main.o $(BUILD)/libestafeta.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libestafeta.a tests/unit/tu.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libestafeta.a \
+	$(CC) $(CFLAGS) -MMD -MP $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libestafeta.a \
 	    $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 unit: $(UNIT_BIN)
@@ -76,11 +76,11 @@ FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -fsanitize=fuzze
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 build-fuzz/libestafeta.a: $(FUZZ_OBJ)
 	$(AR) rcs $@ $^
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libestafeta.a
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libestafeta.a $(PKG_LIBS) -pthread
+	clang $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer -o $@ $< build-fuzz/libestafeta.a $(PKG_LIBS) -pthread
 
 fuzz: $(FUZZ_BIN)
 
@@ -109,4 +109,6 @@ docs: all
 clean:
 	rm -rf build build-san build-fuzz build-clang
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/daemon/main.d
+# Header dependencies of every build (objects, unit tests, fuzz targets).
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/daemon/main.d $(UNIT_BIN:=.d) \
+    $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d)

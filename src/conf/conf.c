@@ -693,11 +693,27 @@ conf_defaults(struct conf *c)
 		c->mailbox_kind = MAILBOX_MAILDIR;
 		c->mailbox_path = xstrdup("~/Maildir");
 	}
-	/* "$hostname" in the banner */
-	char *d = strstr(c->banner, "$hostname");
-	if (d != NULL) {
-		char *b = xasprintf("%.*s%s%s", (int)(d - c->banner), c->banner, c->hostname,
-		    d + strlen("$hostname"));
+	/* Every "$hostname" in the banner, as Postfix expands $myhostname. */
+	if (strstr(c->banner, "$hostname") != NULL) {
+		size_t cap = strlen(c->banner) + 1, n = 0;
+		char *b = xmalloc(cap);
+		for (const char *p = c->banner; *p;) {
+			const char *ins = p;
+			size_t l = 1;
+			if (strncmp(p, "$hostname", 9) == 0) {
+				ins = c->hostname;
+				l = strlen(ins);
+				p += 9;
+			} else
+				p++;
+			if (n + l + 1 > cap) {
+				cap = (n + l + 1) * 2;
+				b = xrealloc(b, cap);
+			}
+			memcpy(b + n, ins, l);
+			n += l;
+		}
+		b[n] = '\0';
 		free(c->banner);
 		c->banner = b;
 	}

@@ -188,7 +188,7 @@ test_defaults_keep_settings(void **state)
 	conf_defaults(&c);
 	assert_string_equal(c.hostname, "mx.example.com");
 	/* Only the first $hostname is replaced. */
-	assert_string_equal(c.banner, "mx.example.com ready ($hostname)");
+	assert_string_equal(c.banner, "mx.example.com ready (mx.example.com)");
 	assert_int_equal(c.ndomains, 1);
 	assert_string_equal(c.domains[0], "example.org");
 	assert_int_equal(c.nnetworks, 1);
