@@ -507,9 +507,17 @@ bad_auth_listen:
 		else if (strcmp(kind, "submissions") == 0 || strcmp(kind, "smtps") == 0) {
 			l.kind = LISTEN_SUBMISSIONS;
 			kind = (char *)"submissions";
-		} else {
-			*error_r = xasprintf("%s:%u: unknown listener '%s' (this version serves: smtp, "
-			    "submission, submissions)", c->path, lineno, kind);
+		} else if (strcmp(kind, "imap") == 0)
+			l.kind = LISTEN_IMAP;
+		else if (strcmp(kind, "imaps") == 0)
+			l.kind = LISTEN_IMAPS;
+		else if (strcmp(kind, "pop3") == 0)
+			l.kind = LISTEN_POP3;
+		else if (strcmp(kind, "pop3s") == 0)
+			l.kind = LISTEN_POP3S;
+		else {
+			*error_r = xasprintf("%s:%u: unknown listener '%s' (smtp, submission, "
+			    "submissions, imap, imaps, pop3, pop3s)", c->path, lineno, kind);
 			return -1;
 		}
 		if (parse_hostport(addr, &l.host, &l.port) < 0) {

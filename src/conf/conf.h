@@ -17,10 +17,18 @@ struct cidr {
 
 /* smtp: port 25 (STARTTLS offered); submission: 587, TLS and AUTH required
  * (RFC 6409); submissions: 465, implicit TLS and AUTH required (RFC 8314). */
-enum listen_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS };
+enum listen_kind {
+	LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS,
+	LISTEN_IMAP, LISTEN_IMAPS, LISTEN_POP3, LISTEN_POP3S,
+};
+/* The listener serves IMAP or POP3 (not SMTP). */
+#define LISTEN_IS_MAIL_ACCESS(k) ((k) >= LISTEN_IMAP)
+/* The listener starts with a TLS handshake. */
+#define LISTEN_IS_IMPLICIT_TLS(k) ((k) == LISTEN_SUBMISSIONS || (k) == LISTEN_IMAPS || \
+	(k) == LISTEN_POP3S)
 struct listener_conf {
 	enum listen_kind kind;
-	char *name;		/* "smtp", "submission", "submissions" */
+	char *name;		/* "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s" */
 	char *host;		/* numeric address */
 	char *port;
 	char *cert, *key;	/* cert=FILE key=FILE: this listener's own certificate */

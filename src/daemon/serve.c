@@ -29,6 +29,7 @@
 #include "lib/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "imap/imap_server.h"
 #include "smtp/smtp_server.h"
 
 struct worker {
@@ -40,6 +41,7 @@ struct worker {
 	struct aliases *aliases;
 	struct sched *sched;
 	struct smtp_server *smtp;
+	struct imap_server *imap;
 	struct auth_client *auth;
 	struct delivery_ctx dc;
 	int priv_fd;
@@ -128,6 +130,31 @@ check_rcpt(void *ctx, const struct smtp_peer *peer, const struct mailaddr *a, ch
 	return buf;
 }
 
+/* IMAP and POP3: the Maildir of a logged-in user, when this process owns
+ * it (virtual users' mail belongs to run_user). */
+static int
+user_maildir(void *ctx, const char *user, char *path, size_t sz)
+{
+	struct worker *w = ctx;
+	char local[256], domain[256] = "";
+	strlcpy(local, user, sizeof(local));
+	char *at = strrchr(local, '@');
+	if (at != NULL) {
+		strlcpy(domain, at + 1, sizeof(domain));
+		*at = '\0';
+	}
+	str_lower(local);
+	struct user_info ui;
+	int r = userdb_lookup(w->udb, local, domain, &ui);
+	if (r <= 0)
+		return r;
+	if (w->conf->mailbox_kind != MAILBOX_MAILDIR || (ui.uid != geteuid() && geteuid() != 0))
+		return 0;
+	if (mailbox_expand(w->conf->mailbox_path, &ui, path, sz) < 0)
+		return -1;
+	return 1;
+}
+
 static void
 on_queued(void *ctx, const char *id)
 {
@@ -163,8 +190,10 @@ static pid_t auth_child = -1;
 static void
 tls_swap(struct worker *w, struct tls_set *t)
 {
-	for (size_t i = 0; i + 1 < w->nfds; i++)
+	for (size_t i = 0; i + 1 < w->nfds; i++) {
 		smtp_server_set_tls(w->smtp, w->fds[i], tls_set_ctx(t, i));
+		imap_server_set_tls(w->imap, w->fds[i], tls_set_ctx(t, i));
+	}
 	tls_set_free(&w->tls);
 	w->tls = t;
 	log_info("TLS certificates loaded");
@@ -184,6 +213,7 @@ on_tls_sock(evutil_socket_t fd, short what, void *arg)
 		event_del(w->tls_ev);
 		w->stopping = true;
 		smtp_server_stop_listening(w->smtp);
+		imap_server_stop_listening(w->imap);
 		event_base_loopexit(w->eb, NULL);
 		return;
 	}
@@ -222,6 +252,7 @@ reload(struct worker *w)
 	delivery_ctx_fill(w);
 	sched_set_delivery(w->sched, nc, &w->dc);	/* waits for running batches */
 	smtp_server_set_conf(w->smtp, nc);
+	imap_server_set_conf(w->imap, nc);
 	if (oa)
 		aliases_free(&oa);
 	userdb_free(&ou);
@@ -258,6 +289,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		log_info("terminating on signal %d", (int)sig);
 		w->stopping = true;
 		smtp_server_stop_listening(w->smtp);
+		imap_server_stop_listening(w->imap);
 		event_base_loopexit(w->eb, NULL);
 		break;
 	}
@@ -306,9 +338,16 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix,
 	snprintf(authpath, sizeof(authpath), "%s/private/auth", c->spool);
 	w.auth = auth_client_new(w.eb, authpath);
 	smtp_server_set_auth(w.smtp, w.auth);
-	for (size_t i = 0; i < nfds; i++)
-		smtp_server_listen(w.smtp, fds[i], is_unix[i], kinds[i],
-		    is_unix[i] ? NULL : tls_set_ctx(tls, i));
+	struct imap_server_ops iops = { .user_maildir = user_maildir, .ctx = &w };
+	w.imap = imap_server_new(w.eb, c, &iops);
+	imap_server_set_auth(w.imap, w.auth);
+	for (size_t i = 0; i < nfds; i++) {
+		if (!is_unix[i] && (kinds[i] == LISTEN_IMAP || kinds[i] == LISTEN_IMAPS))
+			imap_server_listen(w.imap, fds[i], kinds[i], tls_set_ctx(tls, i));
+		else
+			smtp_server_listen(w.smtp, fds[i], is_unix[i], kinds[i],
+			    is_unix[i] ? NULL : tls_set_ctx(tls, i));
+	}
 
 	struct event *sigs[4];
 	int signums[4] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
@@ -336,8 +375,10 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix,
 
 	/* Orderly stop: commits in flight finish and are answered, then sessions close. */
 	smtp_server_stop_listening(w.smtp);
+	imap_server_stop_listening(w.imap);
 	queue_close(&w.q);
 	smtp_server_free(&w.smtp);
+	imap_server_free(&w.imap);
 	auth_client_free(&w.auth);
 	if (tlsev)
 		event_free(tlsev);

@@ -58,8 +58,8 @@ md_host_init(void)
 	md_host[o] = '\0';
 }
 
-static int
-md_unique(char *buf, size_t sz, size_t size, size_t vsize)
+int
+maildir_unique(char *buf, size_t sz, size_t size, size_t vsize)
 {
 	struct timespec ts;
 	uint64_t rnd = 0;
@@ -77,8 +77,8 @@ md_unique(char *buf, size_t sz, size_t size, size_t vsize)
 }
 
 /* Line ends in text stored with LF: the CRLF ("virtual") size is size + this. */
-static size_t
-count_lf(const char *p, size_t n)
+size_t
+maildir_count_lf(const char *p, size_t n)
 {
 	size_t c = 0;
 	const char *e = p + n;
@@ -313,10 +313,10 @@ maildir_stage_in(const struct maildir_dirs *d, const char *prefix, size_t prefix
 	}
 	strlcpy(st->dir, d->dir, sizeof(st->dir));
 	st->size = prefix_len + msg_len;
-	st->vsize = st->size + count_lf(prefix, prefix_len) + count_lf(msg, msg_len);
+	st->vsize = st->size + maildir_count_lf(prefix, prefix_len) + maildir_count_lf(msg, msg_len);
 
 	for (tries = 0; tries < NAME_TRIES; tries++) {
-		if (md_unique(st->tname, sizeof(st->tname), st->size, st->vsize) < 0) {
+		if (maildir_unique(st->tname, sizeof(st->tname), st->size, st->vsize) < 0) {
 			*error_r = "maildir unique name too long";
 			return STORE_PERM;
 		}
@@ -420,7 +420,7 @@ maildir_publish(struct maildir_staged *st, char *name_r, size_t name_sz, const c
 			unlinkat(st->tfd, st->tname, 0);
 			goto out;
 		}
-		if (md_unique(st->nname, sizeof(st->nname), st->size, st->vsize) < 0) {
+		if (maildir_unique(st->nname, sizeof(st->nname), st->size, st->vsize) < 0) {
 			*error_r = "maildir unique name too long";
 			unlinkat(st->tfd, st->tname, 0);
 			r = STORE_PERM;

@@ -33,6 +33,12 @@ int maildir_deliver(const char *dir, const char *prefix, size_t prefix_len, cons
 
 int maildir_sync_new(const char *dir, const char **error_r);
 
+/* A unique base name "<sec>.M<usec>P<pid>Q<n>R<rand>.<host>,S=<size>,W=<vsize>";
+ * -1 when it does not fit. */
+int maildir_unique(char *buf, size_t sz, size_t size, size_t vsize);
+/* LFs in p[0..n): for text stored with LF line ends, vsize = size + this. */
+size_t maildir_count_lf(const char *p, size_t n);
+
 /*
  * The same delivery in two steps, so that a batch can share its flushes:
  * maildir_stage writes dir/tmp/<unique> (fdatasync only when sync_file); the

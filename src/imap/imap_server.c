@@ -1,0 +1,352 @@
+#include "imap/imap_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "auth/auth_client.h"
+#include "auth/sasl.h"
+#include "imap/imap_parser.h"
+#include "imap/imap_session.h"
+#include "lib/conn.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+struct listener {
+	struct event *ev;
+	int fd;
+	enum listen_kind kind;
+	SSL_CTX *tls;
+	struct listener *next;
+};
+
+/* A folder open in this process, shared by its sessions. */
+struct openbox {
+	struct mailbox *mb;
+	int wd_new, wd_cur;	/* inotify watches, -1 when none */
+	struct openbox *next;
+};
+
+struct imap_server {
+	struct event_base *eb;
+	const struct conf *conf;
+	struct imap_server_ops ops;
+	struct listener *listeners;
+	struct imap_session *sessions;
+	unsigned nsessions;
+	struct auth_client *auth;
+	struct openbox *boxes;
+	int ino_fd;
+	struct event *ino_ev;
+	bool stopping;
+};
+
+/* ---- shared folders ---- */
+
+struct mailbox *
+imap_box_open(struct imap_server *srv, const char *dir, bool create, const char **error_r)
+{
+	for (struct openbox *b = srv->boxes; b; b = b->next)
+		if (strcmp(b->mb->dir, dir) == 0) {
+			mailbox_ref(b->mb);
+			return b->mb;
+		}
+	struct mailbox *mb;
+	if (mailbox_open(dir, create, &mb, error_r) != 0)
+		return NULL;
+	struct openbox *b = xcalloc(1, sizeof(*b));
+	b->mb = mb;
+	b->wd_new = b->wd_cur = -1;
+	if (srv->ino_fd >= 0) {
+		char p[4200];
+		uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
+		snprintf(p, sizeof(p), "%s/new", dir);
+		b->wd_new = inotify_add_watch(srv->ino_fd, p, mask);
+		snprintf(p, sizeof(p), "%s/cur", dir);
+		b->wd_cur = inotify_add_watch(srv->ino_fd, p, mask);
+	}
+	b->next = srv->boxes;
+	srv->boxes = b;
+	return mb;
+}
+
+void
+imap_box_close(struct imap_server *srv, struct mailbox **mbp)
+{
+	struct mailbox *mb = *mbp;
+	if (mb == NULL)
+		return;
+	if (mb->refs == 1) {
+		for (struct openbox **bp = &srv->boxes; *bp; bp = &(*bp)->next)
+			if ((*bp)->mb == mb) {
+				struct openbox *b = *bp;
+				*bp = b->next;
+				if (b->wd_new >= 0)
+					inotify_rm_watch(srv->ino_fd, b->wd_new);
+				if (b->wd_cur >= 0)
+					inotify_rm_watch(srv->ino_fd, b->wd_cur);
+				free(b);
+				break;
+			}
+	}
+	mailbox_unref(mbp);
+}
+
+/* A folder changed (our sessions, a delivery, another process): every
+ * session with it selected that may be told now hears about it. */
+void
+imap_box_changed(struct imap_server *srv, struct mailbox *mb, struct imap_session *except)
+{
+	for (struct imap_session *s = srv->sessions; s; s = s->next)
+		if (s != except && s->mb == mb)
+			imap_session_notify(s);
+}
+
+static void
+on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_server *srv = arg;
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	(void)what;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	/* Coalesce: each folder synced once per batch of events. */
+	for (struct openbox *b = srv->boxes; b; b = b->next) {
+		bool hit = false;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			if (ev->wd == b->wd_new || ev->wd == b->wd_cur)
+				hit = true;
+			p += sizeof(*ev) + ev->len;
+		}
+		if (!hit)
+			continue;
+		const char *err;
+		if (mailbox_sync(b->mb, false, &err) > 0)
+			imap_box_changed(srv, b->mb, NULL);
+	}
+}
+
+void
+imap_server_touch(struct imap_server *srv, const char *maildir)
+{
+	for (struct openbox *b = srv->boxes; b; b = b->next)
+		if (strcmp(b->mb->dir, maildir) == 0) {
+			const char *err;
+			if (mailbox_sync(b->mb, true, &err) > 0)
+				imap_box_changed(srv, b->mb, NULL);
+		}
+}
+
+/* ---- server ---- */
+
+const struct conf *
+imap_server_conf(const struct imap_server *srv)
+{
+	return srv->conf;
+}
+
+struct auth_client *
+imap_server_auth(const struct imap_server *srv)
+{
+	return srv->auth;
+}
+
+int
+imap_server_user_maildir(struct imap_server *srv, const char *user, char *path, size_t sz)
+{
+	return srv->ops.user_maildir(srv->ops.ctx, user, path, sz);
+}
+
+bool
+imap_server_stopping(const struct imap_server *srv)
+{
+	return srv->stopping;
+}
+
+void
+imap_server_unlink(struct imap_server *srv, struct imap_session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	srv->nsessions--;
+}
+
+static void
+accept_one(struct imap_server *srv, struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept: %s", strerror(errno));
+		return;
+	}
+	unsigned same = 0;
+	char addr[64] = "?";
+	const void *a = ss.ss_family == AF_INET ?
+	    (const void *)&((struct sockaddr_in *)&ss)->sin_addr :
+	    (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+	inet_ntop(ss.ss_family, a, addr, sizeof(addr));
+	if (strncmp(addr, "::ffff:", 7) == 0 && strchr(addr, '.') != NULL)
+		memmove(addr, addr + 7, strlen(addr + 7) + 1);
+	for (struct imap_session *o = srv->sessions; o; o = o->next)
+		same += strcmp(o->addr, addr) == 0;
+	if (srv->nsessions >= (unsigned)srv->conf->max_connections ||
+	    same >= (unsigned)srv->conf->max_connections_per_ip) {
+		log_warn("imap reject: too many connections from %s", addr);
+		static const char bye[] = "* BYE Too many connections\r\n";
+		if (write(fd, bye, sizeof(bye) - 1) < 0) {
+			/* closing anyway */
+		}
+		close(fd);
+		return;
+	}
+	struct imap_session *s = imap_session_new(srv, srv->eb, fd, addr, (struct sockaddr *)&ss,
+	    l->kind, l->tls);
+	if (s == NULL)
+		return;
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+	imap_session_start(s);
+}
+
+static void
+on_listen(evutil_socket_t lfd, short what, void *arg)
+{
+	struct imap_server *srv = arg;
+	(void)what;
+	for (struct listener *l = srv->listeners; l; l = l->next)
+		if (l->fd == lfd) {
+			for (int i = 0; i < 64; i++) {
+				unsigned before = srv->nsessions;
+				errno = 0;
+				accept_one(srv, l);
+				if (srv->nsessions == before && errno == EAGAIN)
+					break;
+			}
+			return;
+		}
+}
+
+struct imap_server *
+imap_server_new(struct event_base *eb, const struct conf *c, const struct imap_server_ops *ops)
+{
+	struct imap_server *s = xcalloc(1, sizeof(*s));
+	s->eb = eb;
+	s->conf = c;
+	s->ops = *ops;
+	s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->ino_fd >= 0) {
+		s->ino_ev = event_new(eb, s->ino_fd, EV_READ | EV_PERSIST, on_inotify, s);
+		event_add(s->ino_ev, NULL);
+	} else
+		log_warn("inotify: %s (IDLE then polls)", strerror(errno));
+	return s;
+}
+
+void
+imap_server_set_auth(struct imap_server *s, struct auth_client *ac)
+{
+	s->auth = ac;
+}
+
+void
+imap_server_listen(struct imap_server *s, int fd, enum listen_kind kind, void *ssl_ctx)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+	l->fd = fd;
+	l->kind = kind;
+	if (ssl_ctx != NULL && SSL_CTX_up_ref(ssl_ctx) == 1)
+		l->tls = ssl_ctx;
+	l->ev = event_new(s->eb, fd, EV_READ | EV_PERSIST, on_listen, s);
+	event_add(l->ev, NULL);
+	l->next = s->listeners;
+	s->listeners = l;
+}
+
+void
+imap_server_set_tls(struct imap_server *s, int fd, void *ssl_ctx)
+{
+	for (struct listener *l = s->listeners; l; l = l->next)
+		if (l->fd == fd) {
+			SSL_CTX_free(l->tls);
+			l->tls = ssl_ctx != NULL && SSL_CTX_up_ref(ssl_ctx) == 1 ? ssl_ctx : NULL;
+		}
+}
+
+void
+imap_server_set_conf(struct imap_server *s, const struct conf *c)
+{
+	s->conf = c;
+}
+
+unsigned
+imap_server_sessions(const struct imap_server *s)
+{
+	return s->nsessions;
+}
+
+void
+imap_server_stop_listening(struct imap_server *s)
+{
+	s->stopping = true;
+	while (s->listeners) {
+		struct listener *l = s->listeners;
+		s->listeners = l->next;
+		SSL_CTX_free(l->tls);
+		event_free(l->ev);
+		close(l->fd);
+		free(l);
+	}
+	/* A shutdown may free its session at once. */
+	for (struct imap_session *x = s->sessions, *nx; x; x = nx) {
+		nx = x->next;
+		imap_session_shutdown(x);
+	}
+}
+
+void
+imap_server_free(struct imap_server **sp)
+{
+	struct imap_server *s = *sp;
+	if (s == NULL)
+		return;
+	imap_server_stop_listening(s);
+	while (s->sessions)
+		imap_session_destroy(s->sessions);
+	while (s->boxes) {
+		struct openbox *b = s->boxes;
+		s->boxes = b->next;
+		mailbox_unref(&b->mb);
+		free(b);
+	}
+	if (s->ino_ev)
+		event_free(s->ino_ev);
+	if (s->ino_fd >= 0)
+		close(s->ino_fd);
+	free(s);
+	*sp = NULL;
+}

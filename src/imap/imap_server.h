@@ -1,0 +1,35 @@
+/* imap_server: IMAP4rev2/IMAP4rev1 sessions (RFC 9051, RFC 3501 and the
+ * extensions in docs/IMAP.md) on an event loop, over the mail store.
+ * Logins go to the auth service; the owner maps a logged-in user to the
+ * Maildir (ops). Every session on one folder shares one struct mailbox. */
+#ifndef IMAP_SERVER_H
+#define IMAP_SERVER_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf/conf.h"
+
+struct event_base;
+struct auth_client;
+struct imap_server;
+
+struct imap_server_ops {
+	/* The Maildir of an authenticated user: 1 with path written, 0 when
+	 * this process cannot serve the user's mail, -1 on a lookup error. */
+	int (*user_maildir)(void *ctx, const char *user, char *path, size_t pathsz);
+	void *ctx;
+};
+
+struct imap_server *imap_server_new(struct event_base *eb, const struct conf *c,
+    const struct imap_server_ops *ops);
+void imap_server_set_auth(struct imap_server *s, struct auth_client *ac);
+/* kind LISTEN_IMAP (STARTTLS when ssl_ctx) or LISTEN_IMAPS (implicit TLS). */
+void imap_server_listen(struct imap_server *s, int fd, enum listen_kind kind, void *ssl_ctx);
+void imap_server_set_tls(struct imap_server *s, int fd, void *ssl_ctx);
+void imap_server_set_conf(struct imap_server *s, const struct conf *c);
+unsigned imap_server_sessions(const struct imap_server *s);
+/* A delivery or another process changed this Maildir: wake its sessions. */
+void imap_server_touch(struct imap_server *s, const char *maildir);
+void imap_server_stop_listening(struct imap_server *s);
+void imap_server_free(struct imap_server **s);
+#endif

@@ -1,0 +1,1288 @@
+#include "store/mailbox.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+#include "store/maildir.h"
+#include "store/mdfiles.h"
+
+#define UIDLIST		"dovecot-uidlist"
+#define UIDLIST_LOCK	"dovecot-uidlist.lock"
+#define KEYWORDS	"dovecot-keywords"
+#define LOCK_STALE	120	/* seconds, as Dovecot's dotlock */
+#define LOCK_WAIT_MS	10000	/* default; mailbox_set_lock_timeout_ms */
+#define MAX_MSGS	(16u * 1024 * 1024)
+#define UIDLIST_MAX	(64u * 1024 * 1024)
+
+struct stamp {
+	int64_t s;
+	long ns;
+	int64_t size, ino;
+	bool exists;
+};
+
+static unsigned lock_wait_ms = LOCK_WAIT_MS;
+
+void
+mailbox_set_lock_timeout_ms(unsigned ms)
+{
+	lock_wait_ms = ms;
+}
+
+struct mbx_priv {
+	struct stamp cur, new, ul, kwf;
+	struct uidlist ul_file;		/* dovecot-uidlist as last read or written */
+	size_t ul_dead;			/* records there whose file is gone */
+	bool ul_valid;			/* ul_file reflects the file (stamp ul) */
+	char errbuf[256];
+};
+
+static const char *
+mb_err(struct mailbox *mb, const char *what, int e)
+{
+	snprintf(mb->priv->errbuf, sizeof(mb->priv->errbuf), "%s: %s", what, strerror(e));
+	return mb->priv->errbuf;
+}
+
+static void
+path_of(const struct mailbox *mb, const char *rel, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%s/%s", mb->dir, rel);
+}
+
+static void
+stamp_get(const char *path, struct stamp *st)
+{
+	struct stat sb;
+	memset(st, 0, sizeof(*st));
+	if (stat(path, &sb) != 0)
+		return;
+	st->exists = true;
+	st->s = sb.st_mtim.tv_sec;
+	st->ns = sb.st_mtim.tv_nsec;
+	st->size = sb.st_size;
+	st->ino = (int64_t)sb.st_ino;
+}
+
+static bool
+stamp_eq(const struct stamp *a, const struct stamp *b)
+{
+	return a->exists == b->exists && a->s == b->s && a->ns == b->ns && a->size == b->size &&
+	    a->ino == b->ino;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- a hash of base names -> index, for one sync ---- */
+
+struct nhash {
+	const char **key;
+	size_t *klen;
+	size_t *val;
+	size_t cap;
+};
+
+static uint64_t
+fnv(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ull;
+	return h;
+}
+
+static void
+nh_init(struct nhash *h, size_t n)
+{
+	h->cap = 16;
+	while (h->cap < n * 2)
+		h->cap *= 2;
+	h->key = xcalloc(h->cap, sizeof(*h->key));
+	h->klen = xcalloc(h->cap, sizeof(*h->klen));
+	h->val = xcalloc(h->cap, sizeof(*h->val));
+}
+
+static void
+nh_free(struct nhash *h)
+{
+	free(h->key);
+	free(h->klen);
+	free(h->val);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Insert (the later one wins); key must outlive the table. */
+static void
+nh_put(struct nhash *h, const char *k, size_t kl, size_t v)
+{
+	size_t i = (size_t)fnv(k, kl) & (h->cap - 1);
+	while (h->key[i] != NULL) {
+		if (h->klen[i] == kl && memcmp(h->key[i], k, kl) == 0)
+			break;
+		i = (i + 1) & (h->cap - 1);
+	}
+	h->key[i] = k;
+	h->klen[i] = kl;
+	h->val[i] = v;
+}
+
+static bool
+nh_get(const struct nhash *h, const char *k, size_t kl, size_t *v)
+{
+	if (h->cap == 0)
+		return false;
+	size_t i = (size_t)fnv(k, kl) & (h->cap - 1);
+	while (h->key[i] != NULL) {
+		if (h->klen[i] == kl && memcmp(h->key[i], k, kl) == 0) {
+			*v = h->val[i];
+			return true;
+		}
+		i = (i + 1) & (h->cap - 1);
+	}
+	return false;
+}
+
+static size_t
+base_len_of(const char *fname)
+{
+	const char *c = strchr(fname, ':');
+	return c ? (size_t)(c - fname) : strlen(fname);
+}
+
+/* ---- dovecot-uidlist and its lock ---- */
+
+static int
+lock_uidlist(struct mailbox *mb, const char **error_r)
+{
+	char lp[4096];
+	path_of(mb, UIDLIST_LOCK, lp, sizeof(lp));
+	unsigned long long start = now_ms();
+	for (;;) {
+		int fd = open(lp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			char pid[32];
+			int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+			if (write(fd, pid, (size_t)n) < 0) {
+				/* only informative */
+			}
+			return fd;
+		}
+		if (errno != EEXIST) {
+			*error_r = mb_err(mb, "dovecot-uidlist.lock", errno);
+			return -1;
+		}
+		struct stat sb;
+		if (stat(lp, &sb) == 0 && time(NULL) - sb.st_mtime > LOCK_STALE) {
+			unlink(lp);
+			continue;
+		}
+		if (now_ms() - start >= lock_wait_ms) {
+			*error_r = "dovecot-uidlist is locked";
+			return -1;
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void
+unlock_uidlist(struct mailbox *mb, int fd)
+{
+	char lp[4096];
+	close(fd);
+	path_of(mb, UIDLIST_LOCK, lp, sizeof(lp));
+	unlink(lp);
+}
+
+/* Read dovecot-uidlist when it changed. A broken or missing file leaves an
+ * empty list (new UIDVALIDITY when written). */
+static void
+read_uidlist(struct mailbox *mb, bool force)
+{
+	struct mbx_priv *pv = mb->priv;
+	char p[4096];
+	struct stamp st;
+	path_of(mb, UIDLIST, p, sizeof(p));
+	stamp_get(p, &st);
+	if (!force && pv->ul_valid && stamp_eq(&st, &pv->ul))
+		return;
+	pv->ul = st;
+	pv->ul_valid = true;
+	uidlist_free(&pv->ul_file);
+	if (!st.exists || st.size > UIDLIST_MAX)
+		return;
+	size_t len;
+	char *text;
+	if (read_file(p, UIDLIST_MAX, &text, &len) != 0)
+		return;
+	const char *err;
+	unsigned line;
+	struct uidlist ul;
+	if (uidlist_parse(text, len, MAX_MSGS, &ul, &err, &line) == 0)
+		pv->ul_file = ul;
+	free(text);
+}
+
+/* Write the whole uidlist through the lock file (Dovecot's way): the lock
+ * file becomes dovecot-uidlist. Releases the lock either way. */
+static int
+write_uidlist(struct mailbox *mb, int lockfd, const char **error_r)
+{
+	struct mbx_priv *pv = mb->priv;
+	size_t len;
+	char *text = uidlist_format(&pv->ul_file, &len);
+	char lp[4096], p[4096];
+	path_of(mb, UIDLIST_LOCK, lp, sizeof(lp));
+	path_of(mb, UIDLIST, p, sizeof(p));
+	int r = ftruncate(lockfd, 0) == 0 && pwrite(lockfd, text, len, 0) == (ssize_t)len &&
+	    fdatasync(lockfd) == 0 && rename(lp, p) == 0 ? 0 : -1;
+	int e = errno;
+	free(text);
+	close(lockfd);
+	if (r != 0) {
+		/* A lock left behind would stall everyone for LOCK_STALE. */
+		unlink(lp);
+		pv->ul_valid = false;
+		*error_r = mb_err(mb, "dovecot-uidlist", e);
+		return -1;
+	}
+	fsync_dir(mb->dir);
+	pv->ul_dead = 0;
+	stamp_get(p, &pv->ul);
+	return 0;
+}
+
+/* Base names in cur/ and new/ now, and those we know: a record whose name
+ * is in neither is of a file that is gone. */
+static void
+prune_uidlist(struct mailbox *mb, struct uidlist *ul)
+{
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	static const char *const subs[] = { "cur", "new" };
+	for (size_t k = 0; k < 2; k++) {
+		char dp[4096];
+		path_of(mb, subs[k], dp, sizeof(dp));
+		DIR *d = opendir(dp);
+		if (d == NULL)
+			goto out;	/* cannot tell what is gone: keep all */
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (nn == cap) {
+				cap = cap ? cap * 2 : 256;
+				names = xreallocarray(names, cap, sizeof(char *));
+			}
+			names[nn++] = xstrndup(de->d_name, base_len_of(de->d_name));
+		}
+		closedir(d);
+	}
+	struct nhash h = { 0 };
+	nh_init(&h, nn + mb->n);
+	for (size_t i = 0; i < nn; i++)
+		nh_put(&h, names[i], strlen(names[i]), i);
+	for (size_t i = 0; i < mb->n; i++)
+		nh_put(&h, mb->m[i].fname, mb->m[i].base_len, i);
+	size_t w = 0, v;
+	for (size_t i = 0; i < ul->n; i++) {
+		struct uidlist_rec *r = &ul->recs[i];
+		if (nh_get(&h, r->name, strlen(r->name), &v)) {
+			ul->recs[w++] = *r;
+			continue;
+		}
+		free(r->name);
+		free(r->ext);
+	}
+	ul->n = w;
+	nh_free(&h);
+out:
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Give UIDs to files: names[0..n) (base names, in order). Takes the lock,
+ * rereads the list (another process may have listed them), appends or
+ * rewrites. uids_r[i] receives each one's UID. */
+static int
+assign_uids(struct mailbox *mb, char **names, size_t n, uint32_t *uids_r, const char **error_r)
+{
+	struct mbx_priv *pv = mb->priv;
+	int lfd = lock_uidlist(mb, error_r);
+	if (lfd < 0)
+		return -1;
+	read_uidlist(mb, false);
+	struct uidlist *ul = &pv->ul_file;
+	bool dead = pv->ul_dead > 1000 && pv->ul_dead > ul->n / 2;
+	bool rewrite = ul->uidvalidity == 0 || ul->version != 3 || ul->truncated || dead;
+	if (ul->uidvalidity == 0) {
+		uidlist_free(ul);
+		ul->version = 3;
+		ul->next_uid = 1;
+		if (mb->uidvalidity != 0 && mb->n > 0) {
+			/* The list went away under us: write back the UIDs we have
+			 * shown, or another process would give these files new
+			 * ones under the UIDVALIDITY we now take. */
+			ul->uidvalidity = mb->uidvalidity;
+			for (size_t i = 0; i < mb->n; i++) {
+				char *b = xstrndup(mb->m[i].fname, mb->m[i].base_len);
+				(void)uidlist_append(ul, mb->m[i].uid, b, NULL);
+				free(b);
+			}
+			if (ul->next_uid < mb->uidnext)
+				ul->next_uid = mb->uidnext;
+		} else
+			ul->uidvalidity = mb->uidvalidity != 0 ? mb->uidvalidity :
+			    (uint32_t)time(NULL);
+	}
+	/* Dead records pile up (Dovecot's appends leave them too): drop them
+	 * when rewriting for their sake, or every later sync rewrites again. */
+	if (dead)
+		prune_uidlist(mb, ul);
+	/* Names listed meanwhile keep their UID. */
+	struct nhash h = { 0 };
+	nh_init(&h, ul->n);
+	for (size_t i = 0; i < ul->n; i++)
+		nh_put(&h, ul->recs[i].name, strlen(ul->recs[i].name), i);
+	size_t first_new = ul->n;
+	for (size_t i = 0; i < n; i++) {
+		size_t v;
+		if (nh_get(&h, names[i], strlen(names[i]), &v)) {
+			uids_r[i] = ul->recs[v].uid;
+			continue;
+		}
+		uint32_t uid = ul->next_uid < mb->uidnext ? mb->uidnext : ul->next_uid;
+		if (uid == 0 || uid >= UINT32_MAX - 1 || uidlist_append(ul, uid, names[i], NULL) != 0) {
+			uids_r[i] = 0;
+			continue;
+		}
+		uids_r[i] = uid;
+	}
+	nh_free(&h);
+	int r = 0;
+	char p[4096];
+	path_of(mb, UIDLIST, p, sizeof(p));
+	int fd = -1;
+	if (rewrite || first_new == ul->n ||
+	    (fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (rewrite || first_new < ul->n)
+			r = write_uidlist(mb, lfd, error_r);
+		else
+			unlock_uidlist(mb, lfd);
+		goto done;
+	}
+	/* Append the new records, as Dovecot does (the header's N is then
+	 * behind; readers take the last UID + 1). */
+	size_t cap = 4096, len = 0;
+	char *buf = xmalloc(cap);
+	for (size_t i = first_new; i < ul->n; i++) {
+		size_t need = strlen(ul->recs[i].name) + 16;
+		if (len + need > cap) {
+			cap = (len + need) * 2;
+			buf = xrealloc(buf, cap);
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "%u :%s\n", ul->recs[i].uid,
+		    ul->recs[i].name);
+	}
+	if (write_all(fd, buf, len) != 0 || fdatasync(fd) != 0) {
+		r = -1;
+		*error_r = mb_err(mb, "dovecot-uidlist", errno);
+		pv->ul_valid = false;	/* what the file holds is unknown */
+	}
+	free(buf);
+	close(fd);
+	stamp_get(p, &pv->ul);
+	unlock_uidlist(mb, lfd);
+done:
+	if (ul->uidvalidity != 0)
+		mb->uidvalidity = ul->uidvalidity;
+	if (ul->next_uid > mb->uidnext)
+		mb->uidnext = ul->next_uid;
+	return r;
+}
+
+/* ---- dovecot-keywords ---- */
+
+static void
+read_keywords(struct mailbox *mb)
+{
+	char p[4096];
+	struct stamp st;
+	path_of(mb, KEYWORDS, p, sizeof(p));
+	stamp_get(p, &st);
+	if (stamp_eq(&st, &mb->priv->kwf))
+		return;
+	mb->priv->kwf = st;
+	size_t len;
+	char *text = NULL;
+	if (st.exists && read_file(p, 1024 * 1024, &text, &len) != 0)
+		text = NULL;
+	struct md_keywords k;
+	if (text == NULL || md_keywords_parse(text, len, &k) != 0)
+		memset(&k, 0, sizeof(k));
+	free(text);
+	for (int i = 0; i < 26; i++) {
+		free(mb->kw[i]);
+		mb->kw[i] = k.names[i] ? xstrdup(k.names[i]) : NULL;
+	}
+	md_keywords_free(&k);
+}
+
+int
+mailbox_keyword(struct mailbox *mb, const char *name, bool create)
+{
+	for (int i = 0; i < 26; i++)
+		if (mb->kw[i] != NULL && strcasecmp(mb->kw[i], name) == 0)
+			return i;
+	if (!create)
+		return -1;
+	read_keywords(mb);
+	struct md_keywords k = { 0 };
+	for (int i = 0; i < 26; i++)
+		if (mb->kw[i] != NULL) {
+			k.names[i] = xstrdup(mb->kw[i]);
+			k.seq[i] = ++k.next_seq;
+		}
+	int idx = md_keywords_add(&k, name);
+	if (idx >= 0 && mb->kw[idx] == NULL) {
+		size_t len;
+		char *text = md_keywords_format(&k, &len);
+		char p[4096], tp[4200];
+		path_of(mb, KEYWORDS, p, sizeof(p));
+		snprintf(tp, sizeof(tp), "%s.tmp.%ld", p, (long)getpid());
+		int fd = open(tp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, text, len) != (ssize_t)len || fdatasync(fd) != 0 ||
+		    rename(tp, p) != 0) {
+			if (fd >= 0)
+				unlink(tp);
+			idx = -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(text);
+		if (idx >= 0) {
+			mb->kw[idx] = xstrdup(k.names[idx]);
+			stamp_get(p, &mb->priv->kwf);
+		}
+	}
+	md_keywords_free(&k);
+	return idx;
+}
+
+/* Flags of a file name into MF_* and keyword bits. */
+static void
+name_flags(const char *fname, uint8_t *flags, uint32_t *kw)
+{
+	struct md_name n;
+	md_name_parse(fname, &n);
+	unsigned f = 0;
+	if (n.flags & MDF_DRAFT)
+		f |= MF_DRAFT;
+	if (n.flags & MDF_FLAGGED)
+		f |= MF_FLAGGED;
+	if (n.flags & MDF_REPLIED)
+		f |= MF_ANSWERED;
+	if (n.flags & MDF_SEEN)
+		f |= MF_SEEN;
+	if (n.flags & MDF_TRASHED)
+		f |= MF_DELETED;
+	*flags = (uint8_t)f;
+	*kw = n.keywords;
+}
+
+static unsigned
+md_flags_of(unsigned f)
+{
+	unsigned m = 0;
+	if (f & MF_DRAFT)
+		m |= MDF_DRAFT;
+	if (f & MF_FLAGGED)
+		m |= MDF_FLAGGED;
+	if (f & MF_ANSWERED)
+		m |= MDF_REPLIED;
+	if (f & MF_SEEN)
+		m |= MDF_SEEN;
+	if (f & MF_DELETED)
+		m |= MDF_TRASHED;
+	return m;
+}
+
+/* Courier's P (passed) is no IMAP flag: keep it through our renames, as
+ * Dovecot does. */
+static unsigned
+kept_md_flags(const char *fname)
+{
+	struct md_name n;
+	md_name_parse(fname, &n);
+	return n.flags & MDF_PASSED;
+}
+
+static void
+msg_set_name(struct mbx_msg *m, char *fname)
+{
+	free(m->fname);
+	m->fname = fname;
+	m->base_len = (uint16_t)base_len_of(fname);
+	struct md_name n;
+	md_name_parse(fname, &n);
+	if (m->size < 0 && n.size >= 0)
+		m->size = n.size;
+	if (m->vsize < 0 && n.vsize >= 0)
+		m->vsize = n.vsize;
+}
+
+/* ---- sync ---- */
+
+static long
+find_in(const struct mbx_msg *m, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m[mid].uid < uid)
+			lo = mid + 1;
+		else if (m[mid].uid > uid)
+			hi = mid;
+		else
+			return (long)mid;
+	}
+	return -1;
+}
+
+struct entry {
+	char *fname;
+	uint32_t uid;
+	bool recent;
+};
+
+/* Delivery order: Maildir names begin "<sec>.M<usec>P<pid>Q<n>" without
+ * leading zeros, so digit runs compare by value ("M99999" before
+ * "M100000", which strcmp puts first). */
+static int
+cmp_delivery(const char *a, const char *b)
+{
+	const char *a0 = a, *b0 = b;
+	while (*a != '\0' && *b != '\0') {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			while (*a == '0')
+				a++;
+			while (*b == '0')
+				b++;
+			size_t al = 0, bl = 0;
+			while (isdigit((unsigned char)a[al]))
+				al++;
+			while (isdigit((unsigned char)b[bl]))
+				bl++;
+			if (al != bl)
+				return al < bl ? -1 : 1;
+			int c = memcmp(a, b, al);
+			if (c != 0)
+				return c;
+			a += al;
+			b += bl;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	if (*a != *b)
+		return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+	return strcmp(a0, b0);
+}
+
+static int
+cmp_entry_name(const void *a, const void *b)
+{
+	return cmp_delivery(((const struct entry *)a)->fname, ((const struct entry *)b)->fname);
+}
+
+static int
+cmp_msg_uid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct mbx_msg *)a)->uid, y = ((const struct mbx_msg *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* Move new/ into cur/ (adding ":2,"); their base names become recent. */
+static int
+sync_new(struct mailbox *mb, struct nhash *recent, char ***keep, size_t *nkeep,
+    const char **error_r)
+{
+	char np[4096], cp[4096];
+	path_of(mb, "new", np, sizeof(np));
+	path_of(mb, "cur", cp, sizeof(cp));
+	DIR *d = opendir(np);
+	if (d == NULL) {
+		*error_r = mb_err(mb, "new/", errno);
+		return -1;
+	}
+	int nfd = dirfd(d);
+	int cfd = open(cp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd < 0) {
+		closedir(d);
+		*error_r = mb_err(mb, "cur/", errno);
+		return -1;
+	}
+	struct dirent *de;
+	size_t cap = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char to[1024];
+		if (strchr(de->d_name, ':') == NULL)
+			snprintf(to, sizeof(to), "%s:2,", de->d_name);
+		else
+			strlcpy(to, de->d_name, sizeof(to));
+		if (mb->readonly || renameat(nfd, de->d_name, cfd, to) != 0)
+			continue;
+		if (*nkeep == cap) {
+			cap = cap ? cap * 2 : 16;
+			*keep = xreallocarray(*keep, cap, sizeof(char *));
+		}
+		(*keep)[(*nkeep)++] = xstrdup(to);
+	}
+	closedir(d);
+	close(cfd);
+	/* Sized now: the table does not grow, and a full one never ends a probe. */
+	nh_init(recent, *nkeep);
+	for (size_t i = 0; i < *nkeep; i++)
+		nh_put(recent, (*keep)[i], base_len_of((*keep)[i]), i);
+	return 0;
+}
+
+int
+mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
+{
+	struct mbx_priv *pv = mb->priv;
+	char cp[4096], np[4096], up[4096];
+	struct stamp cst, nst, ust;
+	path_of(mb, "cur", cp, sizeof(cp));
+	path_of(mb, "new", np, sizeof(np));
+	path_of(mb, UIDLIST, up, sizeof(up));
+	stamp_get(np, &nst);
+	stamp_get(cp, &cst);
+	stamp_get(up, &ust);
+	/* Directory mtimes have nanoseconds on the file systems we support;
+	 * a change in the same tick as the last sync would still be missed,
+	 * so a stamp younger than a second never counts as unchanged. */
+	time_t now = time(NULL);
+	bool fresh = now - cst.s < 2 || now - nst.s < 2;
+	if (!force && !fresh && stamp_eq(&cst, &pv->cur) && stamp_eq(&nst, &pv->new) &&
+	    stamp_eq(&ust, &pv->ul))
+		return 0;
+	if (!cst.exists || !nst.exists) {
+		*error_r = "not a Maildir (cur/ or new/ missing)";
+		return -1;
+	}
+	read_keywords(mb);
+
+	struct nhash recent = { 0 };
+	char **moved = NULL;
+	size_t nmoved = 0;
+	if (nst.size > 0 || !stamp_eq(&nst, &pv->new) || force) {
+		if (sync_new(mb, &recent, &moved, &nmoved, error_r) != 0) {
+			nh_free(&recent);
+			return -1;
+		}
+	}
+	/* Stamps before reading cur/: a change during the scan is seen next time. */
+	stamp_get(np, &pv->new);
+	stamp_get(cp, &pv->cur);
+
+	DIR *d = opendir(cp);
+	if (d == NULL) {
+		*error_r = mb_err(mb, "cur/", errno);
+		for (size_t i = 0; i < nmoved; i++)
+			free(moved[i]);
+		free(moved);
+		nh_free(&recent);
+		return -1;
+	}
+	struct entry *e = NULL;
+	size_t ne = 0, ecap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL && ne < MAX_MSGS) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (ne == ecap) {
+			ecap = ecap ? ecap * 2 : 256;
+			e = xreallocarray(e, ecap, sizeof(*e));
+		}
+		e[ne].fname = xstrdup(de->d_name);
+		e[ne].uid = 0;
+		size_t v;
+		e[ne].recent = nh_get(&recent, e[ne].fname, base_len_of(e[ne].fname), &v);
+		ne++;
+	}
+	closedir(d);
+	for (size_t i = 0; i < nmoved; i++)
+		free(moved[i]);
+	free(moved);
+	nh_free(&recent);
+
+	read_uidlist(mb, false);
+	struct uidlist *ul = &pv->ul_file;
+	if (ul->uidvalidity != 0 && mb->uidvalidity != 0 && ul->uidvalidity != mb->uidvalidity) {
+		/* Someone reset the UIDs: start over with theirs. */
+		for (size_t i = 0; i < mb->n; i++)
+			free(mb->m[i].fname);
+		mb->n = 0;
+		mb->uidnext = 1;
+	}
+	if (ul->uidvalidity != 0) {
+		mb->uidvalidity = ul->uidvalidity;
+		if (ul->next_uid > mb->uidnext)
+			mb->uidnext = ul->next_uid;
+	}
+
+	/* Base name -> UID from the uidlist. */
+	struct nhash uh = { 0 };
+	nh_init(&uh, ul->n);
+	for (size_t i = 0; i < ul->n; i++)
+		nh_put(&uh, ul->recs[i].name, strlen(ul->recs[i].name), i);
+	/* Files of the directory by base name. */
+	struct nhash fh = { 0 };
+	nh_init(&fh, ne);
+	for (size_t i = 0; i < ne; i++)
+		nh_put(&fh, e[i].fname, base_len_of(e[i].fname), i);
+
+	int changed = 0;
+	bool failed = false;
+	bool *seen = xcalloc(ne ? ne : 1, sizeof(bool));
+	/* Known messages: gone, renamed, or unchanged. */
+	size_t w = 0;
+	for (size_t i = 0; i < mb->n; i++) {
+		struct mbx_msg *m = &mb->m[i];
+		size_t v;
+		if (!nh_get(&fh, m->fname, m->base_len, &v) || seen[v]) {
+			free(m->fname);
+			mb->expunge_modseq = ++mb->highestmodseq;
+			changed = 1;
+			continue;
+		}
+		seen[v] = true;
+		if (strcmp(e[v].fname, m->fname) != 0) {
+			uint8_t f;
+			uint32_t kw;
+			name_flags(e[v].fname, &f, &kw);
+			if (f != m->flags || kw != m->kw) {
+				m->flags = f;
+				m->kw = kw;
+				m->modseq = ++mb->highestmodseq;
+				changed = 1;
+			}
+			msg_set_name(m, e[v].fname);
+			e[v].fname = NULL;
+		}
+		mb->m[w++] = *m;
+	}
+	mb->n = w;
+
+	/* New files: UIDs from the list, or new ones. */
+	size_t known = mb->n;
+	uint32_t maxuid = mb->n ? mb->m[mb->n - 1].uid : 0;
+	struct entry *todo = NULL;
+	size_t ntodo = 0;
+	bool unsorted = false;
+	for (size_t i = 0; i < ne; i++) {
+		if (seen[i] || e[i].fname == NULL)
+			continue;
+		size_t v;
+		/* Two files with one base name (a crash between link and unlink,
+		 * a careless copy): one message, the one the table holds. */
+		if (nh_get(&fh, e[i].fname, base_len_of(e[i].fname), &v) && v != i)
+			continue;
+		if (nh_get(&uh, e[i].fname, base_len_of(e[i].fname), &v) &&
+		    find_in(mb->m, known, ul->recs[v].uid) < 0)
+			e[i].uid = ul->recs[v].uid;
+		if (e[i].uid == 0) {
+			todo = xreallocarray(todo, ntodo + 1, sizeof(*todo));
+			todo[ntodo++] = e[i];
+			e[i].fname = NULL;
+			continue;
+		}
+		if (e[i].uid <= maxuid)
+			unsorted = true;
+		if (mb->n == mb->cap) {
+			mb->cap = mb->cap ? mb->cap * 2 : 64;
+			mb->m = xreallocarray(mb->m, mb->cap, sizeof(*mb->m));
+		}
+		struct mbx_msg *m = &mb->m[mb->n++];
+		memset(m, 0, sizeof(*m));
+		m->uid = e[i].uid;
+		if (m->uid > maxuid)
+			maxuid = m->uid;
+		m->size = m->vsize = m->idate = -1;
+		m->recent = e[i].recent;
+		name_flags(e[i].fname, &m->flags, &m->kw);
+		m->modseq = ++mb->highestmodseq;
+		msg_set_name(m, e[i].fname);
+		e[i].fname = NULL;
+		changed = 1;
+	}
+	nh_free(&uh);
+	nh_free(&fh);
+	free(seen);
+	for (size_t i = 0; i < ne; i++)
+		free(e[i].fname);
+	free(e);
+	if (unsorted)
+		qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
+
+	if (ntodo > 0) {
+		/* Delivery order: Maildir names start with the time. */
+		qsort(todo, ntodo, sizeof(*todo), cmp_entry_name);
+		char **names = xcalloc(ntodo, sizeof(char *));
+		uint32_t *uids = xcalloc(ntodo, sizeof(uint32_t));
+		for (size_t i = 0; i < ntodo; i++)
+			names[i] = xstrndup(todo[i].fname, base_len_of(todo[i].fname));
+		int r = mb->readonly ? -1 : assign_uids(mb, names, ntodo, uids, error_r);
+		if (r != 0 && !mb->readonly) {
+			/* Not listed (lock busy, I/O error): report it, and look
+			 * again next time even if the directories stay as they are. */
+			failed = true;
+			memset(&pv->cur, 0, sizeof(pv->cur));
+		}
+		for (size_t i = 0; i < ntodo; i++) {
+			if (r != 0 || uids[i] == 0 || mailbox_find(mb, uids[i]) >= 0) {
+				free(todo[i].fname);
+				continue;
+			}
+			if (mb->n == mb->cap) {
+				mb->cap = mb->cap ? mb->cap * 2 : 64;
+				mb->m = xreallocarray(mb->m, mb->cap, sizeof(*mb->m));
+			}
+			struct mbx_msg *m = &mb->m[mb->n++];
+			memset(m, 0, sizeof(*m));
+			m->uid = uids[i];
+			m->size = m->vsize = m->idate = -1;
+			m->recent = todo[i].recent;
+			name_flags(todo[i].fname, &m->flags, &m->kw);
+			m->modseq = ++mb->highestmodseq;
+			msg_set_name(m, todo[i].fname);
+			changed = 1;
+			if (m->uid >= mb->uidnext)
+				mb->uidnext = m->uid + 1;
+		}
+		for (size_t i = 0; i < ntodo; i++)
+			free(names[i]);
+		free(names);
+		free(uids);
+		qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
+	}
+	free(todo);
+	if (mb->n > 0 && mb->m[mb->n - 1].uid >= mb->uidnext)
+		mb->uidnext = mb->m[mb->n - 1].uid + 1;
+	/* Records of files that are gone: rewrite the list once they pile up. */
+	pv->ul_dead = ul->n > mb->n ? ul->n - mb->n : 0;
+	if (mb->uidvalidity == 0 && !mb->readonly) {
+		/* An empty mailbox still gets its UIDVALIDITY on disk. */
+		int lfd = lock_uidlist(mb, error_r);
+		if (lfd >= 0) {
+			read_uidlist(mb, false);
+			if (pv->ul_file.uidvalidity == 0) {
+				uidlist_free(&pv->ul_file);
+				pv->ul_file.version = 3;
+				pv->ul_file.uidvalidity = (uint32_t)time(NULL);
+				pv->ul_file.next_uid = 1;
+				(void)write_uidlist(mb, lfd, error_r);
+			} else
+				unlock_uidlist(mb, lfd);
+			mb->uidvalidity = pv->ul_file.uidvalidity;
+			if (pv->ul_file.next_uid > mb->uidnext)
+				mb->uidnext = pv->ul_file.next_uid;
+		}
+	}
+	if (mb->uidnext == 0)
+		mb->uidnext = 1;
+	return failed ? -1 : changed;
+}
+
+long
+mailbox_find(const struct mailbox *mb, uint32_t uid)
+{
+	return find_in(mb->m, mb->n, uid);
+}
+
+int
+mailbox_open(const char *dir, bool create, struct mailbox **out, const char **error_r)
+{
+	static char errbuf[256];
+	if (create && maildir_create(dir, error_r) != STORE_OK)
+		return -1;
+	struct stat sb;
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(errbuf, sizeof(errbuf), "%s: no such mailbox", dir);
+		*error_r = errbuf;
+		return -1;
+	}
+	struct mailbox *mb = xcalloc(1, sizeof(*mb));
+	mb->priv = xcalloc(1, sizeof(*mb->priv));
+	mb->dir = xstrdup(dir);
+	mb->refs = 1;
+	mb->uidnext = 1;
+	mb->readonly = access(dir, W_OK) != 0;
+	/* MODSEQs are not stored: start above anything shown before. */
+	mb->highestmodseq = now_us();
+	if (mailbox_sync(mb, true, error_r) < 0) {
+		snprintf(errbuf, sizeof(errbuf), "%s", *error_r);
+		*error_r = errbuf;
+		mailbox_unref(&mb);
+		return -1;
+	}
+	*out = mb;
+	return 0;
+}
+
+void
+mailbox_ref(struct mailbox *mb)
+{
+	mb->refs++;
+}
+
+void
+mailbox_unref(struct mailbox **mbp)
+{
+	struct mailbox *mb = *mbp;
+	*mbp = NULL;
+	if (mb == NULL || --mb->refs > 0)
+		return;
+	for (size_t i = 0; i < mb->n; i++)
+		free(mb->m[i].fname);
+	free(mb->m);
+	for (int i = 0; i < 26; i++)
+		free(mb->kw[i]);
+	uidlist_free(&mb->priv->ul_file);
+	free(mb->priv);
+	free(mb->dir);
+	free(mb);
+}
+
+int
+mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
+    const char **error_r)
+{
+	struct mbx_msg *m = &mb->m[i];
+	flags &= MF_STORED;
+	if (flags == m->flags && kw == m->kw)
+		return 0;
+	char nn[1024], from[4096], to[4096];
+	if (md_name_format(m->fname, strlen(m->fname), md_flags_of(flags) | kept_md_flags(m->fname),
+	    kw, nn, sizeof(nn)) < 0) {
+		*error_r = "file name too long";
+		return -1;
+	}
+	snprintf(from, sizeof(from), "%s/cur/%s", mb->dir, m->fname);
+	snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, nn);
+	if (rename(from, to) != 0) {
+		if (errno == ENOENT)
+			return 1;
+		*error_r = mb_err(mb, "rename", errno);
+		return -1;
+	}
+	free(m->fname);
+	m->fname = xstrdup(nn);
+	m->flags = (uint8_t)flags;
+	m->kw = kw;
+	m->modseq = ++mb->highestmodseq;
+	/* Our own rename changed cur/: keep the stamp so no rescan is needed. */
+	snprintf(from, sizeof(from), "%s/cur", mb->dir);
+	stamp_get(from, &mb->priv->cur);
+	return 0;
+}
+
+int
+mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, mb->m[i].fname);
+	if (unlink(p) != 0 && errno != ENOENT) {
+		*error_r = mb_err(mb, "unlink", errno);
+		return -1;
+	}
+	free(mb->m[i].fname);
+	memmove(&mb->m[i], &mb->m[i + 1], (mb->n - i - 1) * sizeof(*mb->m));
+	mb->n--;
+	mb->expunge_modseq = ++mb->highestmodseq;
+	mb->priv->ul_dead++;
+	snprintf(p, sizeof(p), "%s/cur", mb->dir);
+	stamp_get(p, &mb->priv->cur);
+	return 0;
+}
+
+int
+mailbox_stat(struct mailbox *mb, size_t i)
+{
+	struct mbx_msg *m = &mb->m[i];
+	if (m->size >= 0 && m->vsize >= 0 && m->idate >= 0)
+		return 0;
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, m->fname);
+	struct stat sb;
+	if (stat(p, &sb) != 0)
+		return -1;
+	m->idate = sb.st_mtime;
+	if (m->size < 0)
+		m->size = sb.st_size;
+	if (m->vsize < 0) {
+		size_t len;
+		const char *err;
+		char *data = mailbox_read(mb, i, &len, &err);
+		if (data == NULL)
+			return -1;
+		size_t cr_lf = 0;
+		for (size_t k = 1; k < len; k++)
+			cr_lf += data[k] == '\n' && data[k - 1] == '\r';
+		m->vsize = (int64_t)(len + maildir_count_lf(data, len) - cr_lf);
+		free(data);
+	}
+	return 0;
+}
+
+char *
+mailbox_read(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r)
+{
+	char p[4096];
+	char *data;
+	snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, mb->m[i].fname);
+	if (read_file(p, SIZE_MAX / 2, &data, len_r) != 0) {
+		*error_r = errno == ENOENT ? "expunged" : mb_err(mb, "read", errno);
+		return NULL;
+	}
+	return data;
+}
+
+/* Store a file in cur/ under a unique name with its flags; the base name
+ * in base_r. */
+static int
+store_file(struct mailbox *mb, const char *data, size_t len, unsigned flags, uint32_t kw,
+    int64_t idate, char *base_r, size_t basesz, char *fname_r, size_t fnsz, const char **error_r)
+{
+	char tp[4096], cp[4096];
+	size_t vsize = len + maildir_count_lf(data, len);
+	for (int tries = 0; tries < 10; tries++) {
+		if (maildir_unique(base_r, basesz, len, vsize) != 0) {
+			*error_r = "file name too long";
+			return -1;
+		}
+		if (md_name_format(base_r, strlen(base_r), md_flags_of(flags), kw, fname_r, fnsz) < 0) {
+			*error_r = "file name too long";
+			return -1;
+		}
+		snprintf(tp, sizeof(tp), "%s/tmp/%s", mb->dir, base_r);
+		snprintf(cp, sizeof(cp), "%s/cur/%s", mb->dir, fname_r);
+		int fd = open(tp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			if (errno == EEXIST)
+				continue;
+			*error_r = mb_err(mb, "tmp/", errno);
+			return -1;
+		}
+		size_t off = 0;
+		while (off < len) {
+			ssize_t n = write(fd, data + off, len - off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		int e = errno;
+		if (off == len && idate >= 0) {
+			struct timespec ts[2] = { { idate, 0 }, { idate, 0 } };
+			futimens(fd, ts);
+		}
+		if (off != len || fdatasync(fd) != 0) {
+			close(fd);
+			unlink(tp);
+			*error_r = mb_err(mb, "write", off != len ? e : errno);
+			return -1;
+		}
+		close(fd);
+		if (rename(tp, cp) != 0) {
+			e = errno;
+			unlink(tp);
+			*error_r = mb_err(mb, "rename", e);
+			return -1;
+		}
+		char cd[4096];
+		snprintf(cd, sizeof(cd), "%s/cur", mb->dir);
+		fsync_dir(cd);
+		return 0;
+	}
+	*error_r = "cannot make a unique file name";
+	return -1;
+}
+
+static int
+add_stored(struct mailbox *mb, const char *base, const char *fname, unsigned flags, uint32_t kw,
+    int64_t size, int64_t vsize, int64_t idate, uint32_t *uid_r, const char **error_r)
+{
+	char *names[1] = { (char *)base };
+	uint32_t uid = 0;
+	if (assign_uids(mb, names, 1, &uid, error_r) != 0 || uid == 0) {
+		if (uid == 0 && *error_r == NULL)
+			*error_r = "no UID left";
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, fname);
+		unlink(p);
+		return -1;
+	}
+	if (mb->n == mb->cap) {
+		mb->cap = mb->cap ? mb->cap * 2 : 64;
+		mb->m = xreallocarray(mb->m, mb->cap, sizeof(*mb->m));
+	}
+	struct mbx_msg *m = &mb->m[mb->n++];
+	memset(m, 0, sizeof(*m));
+	m->uid = uid;
+	m->flags = (uint8_t)(flags & MF_STORED);
+	m->kw = kw;
+	m->size = size;
+	m->vsize = vsize;
+	m->idate = idate;
+	m->modseq = ++mb->highestmodseq;
+	msg_set_name(m, xstrdup(fname));
+	if (mb->n > 1 && mb->m[mb->n - 2].uid > uid)
+		qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
+	if (uid >= mb->uidnext)
+		mb->uidnext = uid + 1;
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/cur", mb->dir);
+	stamp_get(p, &mb->priv->cur);
+	*uid_r = uid;
+	return 0;
+}
+
+int
+mailbox_append(struct mailbox *mb, const char *data, size_t len, unsigned flags,
+    const char *const *keywords, size_t nkeywords, int64_t idate, uint32_t *uid_r,
+    const char **error_r)
+{
+	if (mb->readonly) {
+		*error_r = "mailbox is read-only";
+		return -1;
+	}
+	uint32_t kw = 0;
+	for (size_t i = 0; i < nkeywords; i++) {
+		int k = mailbox_keyword(mb, keywords[i], true);
+		if (k >= 0)
+			kw |= 1u << k;
+	}
+	/* Stored with LF line ends, as deliveries are. */
+	char *lf = xmalloc(len + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			continue;
+		lf[n++] = data[i];
+	}
+	if (idate < 0)
+		idate = time(NULL);
+	char base[MAILDIR_NAME_MAX], fname[MAILDIR_NAME_MAX + 64];
+	*error_r = NULL;
+	int r = store_file(mb, lf, n, flags, kw, idate, base, sizeof(base), fname, sizeof(fname),
+	    error_r);
+	size_t vsize = n + maildir_count_lf(lf, n);
+	free(lf);
+	if (r != 0)
+		return -1;
+	return add_stored(mb, base, fname, flags, kw, (int64_t)n, (int64_t)vsize, idate, uid_r,
+	    error_r);
+}
+
+int
+mailbox_copy(struct mailbox *src, size_t i, struct mailbox *dst, uint32_t *uid_r,
+    const char **error_r)
+{
+	if (dst->readonly) {
+		*error_r = "mailbox is read-only";
+		return -1;
+	}
+	if (mailbox_stat(src, i) != 0) {
+		*error_r = "expunged";
+		return -1;
+	}
+	struct mbx_msg *m = &src->m[i];
+	uint32_t kw = 0;
+	for (int k = 0; k < 26; k++)
+		if ((m->kw & (1u << k)) && src->kw[k] != NULL) {
+			int d = mailbox_keyword(dst, src->kw[k], true);
+			if (d >= 0)
+				kw |= 1u << d;
+		}
+	char from[4096];
+	snprintf(from, sizeof(from), "%s/cur/%s", src->dir, m->fname);
+	size_t len = 0;
+	char *data = NULL;
+	char base[MAILDIR_NAME_MAX], fname[MAILDIR_NAME_MAX + 64];
+	*error_r = NULL;
+	/* A link keeps the bytes; the sizes in the name come from the source. */
+	int r;
+	{
+		char lbase[MAILDIR_NAME_MAX];
+		char lname[MAILDIR_NAME_MAX + 64];
+		size_t sz = (size_t)m->size, vs = (size_t)m->vsize;
+		r = -1;
+		for (int tries = 0; tries < 10 && r != 0; tries++) {
+			if (maildir_unique(lbase, sizeof(lbase), sz, vs) != 0 ||
+			    md_name_format(lbase, strlen(lbase),
+			    md_flags_of(m->flags) | kept_md_flags(m->fname), kw, lname,
+			    sizeof(lname)) < 0)
+				break;
+			char to[4096];
+			snprintf(to, sizeof(to), "%s/cur/%s", dst->dir, lname);
+			if (link(from, to) == 0) {
+				r = 0;
+				strlcpy(base, lbase, sizeof(base));
+				strlcpy(fname, lname, sizeof(fname));
+				char cd[4096];
+				snprintf(cd, sizeof(cd), "%s/cur", dst->dir);
+				fsync_dir(cd);
+			} else if (errno != EEXIST)
+				break;
+		}
+	}
+	if (r != 0) {
+		data = mailbox_read(src, i, &len, error_r);
+		if (data == NULL)
+			return -1;
+		r = store_file(dst, data, len, m->flags, kw, m->idate, base, sizeof(base), fname,
+		    sizeof(fname), error_r);
+		free(data);
+		if (r != 0)
+			return -1;
+	}
+	return add_stored(dst, base, fname, m->flags, kw, m->size, m->vsize, m->idate, uid_r,
+	    error_r);
+}
+
+uint64_t
+mailbox_total_size(struct mailbox *mb)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < mb->n; i++) {
+		if (mb->m[i].vsize < 0)
+			mailbox_stat(mb, i);
+		if (mb->m[i].vsize > 0)
+			t += (uint64_t)mb->m[i].vsize;
+	}
+	return t;
+}

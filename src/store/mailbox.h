@@ -1,0 +1,105 @@
+/* mailbox: one Maildir folder as IMAP and POP3 see it — UIDs, flags,
+ * keywords, MODSEQ, sizes and dates, kept in sync with the files.
+ *
+ * The files are the truth: dovecot-uidlist maps base names to UIDs (read,
+ * appended and rewritten under Dovecot's dovecot-uidlist.lock), flags and
+ * keywords are in the file names (":2,FLAGS", letters from
+ * dovecot-keywords), so Dovecot, Courier, a MUA or another estafeta process
+ * can work on the same Maildir. A sync notices their changes: it costs
+ * three stat calls when nothing changed, a readdir of new/ and cur/
+ * otherwise. MODSEQs live only in memory; a mailbox opened afresh starts
+ * them above the current time in microseconds, so HIGHESTMODSEQ never goes
+ * back while UIDVALIDITY stays.
+ *
+ * Not thread-safe: one event loop owns a mailbox, and every session of
+ * that process on the folder shares it (mailbox_ref). */
+#ifndef MAILBOX_H
+#define MAILBOX_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store/mflags.h"
+
+struct mbx_msg {
+	uint32_t uid;
+	uint8_t flags;		/* MF_STORED bits */
+	bool recent;		/* moved from new/ by this process, not yet shown */
+	uint32_t kw;		/* bit i: keyword i of mailbox->kw (dovecot-keywords) */
+	uint64_t modseq;
+	int64_t size, vsize;	/* bytes as stored / with CRLF; -1 until known */
+	int64_t idate;		/* INTERNALDATE: the file's mtime; -1 until known */
+	char *fname;		/* file name in cur/ */
+	uint16_t base_len;	/* the base name: fname up to its first ':' */
+};
+
+/* A change seen by a sync, or made through this API, for the sessions:
+ * each session remembers the change count it has shown. */
+struct mailbox {
+	char *dir;		/* the Maildir (or Maildir++ folder) directory */
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+	struct mbx_msg *m;	/* ascending UID */
+	size_t n, cap;
+	char *kw[26];		/* keyword names by index (dovecot-keywords); NULL unused */
+	uint64_t expunge_modseq; /* highest MODSEQ at which a message went away */
+	unsigned refs;
+	bool readonly;		/* the directory is not writable by us */
+	struct mbx_priv *priv;	/* sync state */
+};
+
+/* Open (creating cur/ new/ tmp/ when create is set and they are missing)
+ * and sync. 0, or -1 with *error_r (static or strerror text). */
+int mailbox_open(const char *dir, bool create, struct mailbox **out, const char **error_r);
+void mailbox_ref(struct mailbox *mb);
+void mailbox_unref(struct mailbox **mb);
+
+/* Bring the mailbox up to date with the files: new/ moved to cur/ (recent),
+ * new files given UIDs, vanished ones removed, renamed ones' flags taken
+ * (MODSEQ bumped). force: rescan even if the directories look unchanged.
+ * Returns 1 when something changed, 0 when not, -1 with *error_r. */
+int mailbox_sync(struct mailbox *mb, bool force, const char **error_r);
+
+/* Index of uid in mb->m, or -1. */
+long mailbox_find(const struct mailbox *mb, uint32_t uid);
+
+/* Set the flags and keywords of message i (rename in cur/, MODSEQ bumped
+ * when anything changed). 0, 1 when the file is gone (it will vanish on
+ * the next sync), -1 with *error_r. */
+int mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
+    const char **error_r);
+/* Keyword index for a name, added to dovecot-keywords when create is set
+ * and it is new. -1 when unknown (or no room: 26 at most). */
+int mailbox_keyword(struct mailbox *mb, const char *name, bool create);
+
+/* Remove message i's file and its entry (indexes above i shift down). */
+int mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r);
+
+/* Fill in size, vsize and idate of message i (stat, and a read of the file
+ * when its name has no ,W=). 0 or -1. */
+int mailbox_stat(struct mailbox *mb, size_t i);
+/* The whole message, malloc'd (*len_r bytes, NUL added). NULL with
+ * *error_r; a vanished file gives NULL and error "expunged". */
+char *mailbox_read(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r);
+
+/* Add a message (LF or CRLF line ends; stored with LF, as deliveries are)
+ * with flags, keyword names and internal date (-1: now; the file's mtime);
+ * durable before return. The new UID in *uid_r. 0, or -1 with *error_r. */
+int mailbox_append(struct mailbox *mb, const char *data, size_t len, unsigned flags,
+    const char *const *keywords, size_t nkeywords, int64_t idate, uint32_t *uid_r,
+    const char **error_r);
+/* Copy message i of src into dst (a hard link when possible), keeping
+ * flags and keywords (by name) and the internal date. *uid_r the UID in
+ * dst. */
+int mailbox_copy(struct mailbox *src, size_t i, struct mailbox *dst, uint32_t *uid_r,
+    const char **error_r);
+
+/* Sum of the message sizes (STATUS SIZE, POP3 STAT), stat-ing as needed. */
+uint64_t mailbox_total_size(struct mailbox *mb);
+
+/* How long a sync waits for another process's dovecot-uidlist.lock before
+ * it fails (default 10000 ms; a lock older than 2 minutes is broken).
+ * For tests, which cannot wait that long. */
+void mailbox_set_lock_timeout_ms(unsigned ms);
+#endif
