@@ -342,7 +342,7 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix,
 	w.imap = imap_server_new(w.eb, c, &iops);
 	imap_server_set_auth(w.imap, w.auth);
 	for (size_t i = 0; i < nfds; i++) {
-		if (!is_unix[i] && (kinds[i] == LISTEN_IMAP || kinds[i] == LISTEN_IMAPS))
+		if (!is_unix[i] && LISTEN_IS_MAIL_ACCESS(kinds[i]))
 			imap_server_listen(w.imap, fds[i], kinds[i], tls_set_ctx(tls, i));
 		else
 			smtp_server_listen(w.smtp, fds[i], is_unix[i], kinds[i],

@@ -21,6 +21,7 @@
 #include "auth/sasl.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_session.h"
+#include "imap/pop3_session.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -47,6 +48,7 @@ struct imap_server {
 	struct listener *listeners;
 	struct imap_session *sessions;
 	unsigned nsessions;
+	struct pop3_session *pop3;
 	struct auth_client *auth;
 	struct openbox *boxes;
 	int ino_fd;
@@ -211,6 +213,7 @@ accept_one(struct imap_server *srv, struct listener *l)
 		memmove(addr, addr + 7, strlen(addr + 7) + 1);
 	for (struct imap_session *o = srv->sessions; o; o = o->next)
 		same += strcmp(o->addr, addr) == 0;
+	bool loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 	if (srv->nsessions >= (unsigned)srv->conf->max_connections ||
 	    same >= (unsigned)srv->conf->max_connections_per_ip) {
 		log_warn("imap reject: too many connections from %s", addr);
@@ -219,6 +222,10 @@ accept_one(struct imap_server *srv, struct listener *l)
 			/* closing anyway */
 		}
 		close(fd);
+		return;
+	}
+	if (l->kind == LISTEN_POP3 || l->kind == LISTEN_POP3S) {
+		pop3_session_new(srv, srv->eb, fd, addr, loopback, l->kind, l->tls, &srv->pop3);
 		return;
 	}
 	struct imap_session *s = imap_session_new(srv, srv->eb, fd, addr, (struct sockaddr *)&ss,
@@ -326,6 +333,10 @@ imap_server_stop_listening(struct imap_server *s)
 		nx = x->next;
 		imap_session_shutdown(x);
 	}
+	for (struct pop3_session *p = s->pop3, *np; p; p = np) {
+		np = pop3_session_next(p);
+		pop3_session_shutdown(p);
+	}
 }
 
 void
@@ -337,6 +348,8 @@ imap_server_free(struct imap_server **sp)
 	imap_server_stop_listening(s);
 	while (s->sessions)
 		imap_session_destroy(s->sessions);
+	while (s->pop3)
+		pop3_session_destroy(s->pop3);
 	while (s->boxes) {
 		struct openbox *b = s->boxes;
 		s->boxes = b->next;

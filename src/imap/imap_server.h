@@ -1,5 +1,6 @@
 /* imap_server: IMAP4rev2/IMAP4rev1 sessions (RFC 9051, RFC 3501 and the
- * extensions in docs/IMAP.md) on an event loop, over the mail store.
+ * extensions in docs/IMAP.md) and POP3 sessions on an event loop, over the
+ * mail store.
  * Logins go to the auth service; the owner maps a logged-in user to the
  * Maildir (ops). Every session on one folder shares one struct mailbox. */
 #ifndef IMAP_SERVER_H
@@ -23,7 +24,8 @@ struct imap_server_ops {
 struct imap_server *imap_server_new(struct event_base *eb, const struct conf *c,
     const struct imap_server_ops *ops);
 void imap_server_set_auth(struct imap_server *s, struct auth_client *ac);
-/* kind LISTEN_IMAP (STARTTLS when ssl_ctx) or LISTEN_IMAPS (implicit TLS). */
+/* kind LISTEN_IMAP / LISTEN_POP3 (STARTTLS / STLS when ssl_ctx) or
+ * LISTEN_IMAPS / LISTEN_POP3S (implicit TLS). */
 void imap_server_listen(struct imap_server *s, int fd, enum listen_kind kind, void *ssl_ctx);
 void imap_server_set_tls(struct imap_server *s, int fd, void *ssl_ctx);
 void imap_server_set_conf(struct imap_server *s, const struct conf *c);

@@ -24,7 +24,7 @@ def client_ctx():
 
 
 class ImapLab(Server):
-    """A Server with imap and imaps listeners, {PLAIN} passwords, no failure
+    """A Server with imap, imaps, pop3 and pop3s listeners, {PLAIN} passwords, no failure
     delay and mail under mail/<user>/Maildir."""
 
     def __init__(self, settings=None, loopback_plain=True, **kw):
@@ -40,9 +40,13 @@ class ImapLab(Server):
                 self.port = free_port()
             self.imap = free_port()
             self.imaps = free_port()
+            self.pop3 = free_port()
+            self.pop3s = free_port()
             self.settings.append(("listen", "smtp 127.0.0.1:%d" % self.port))
             self.settings.append(("listen", "imap 127.0.0.1:%d" % self.imap))
             self.settings.append(("listen", "imaps 127.0.0.1:%d" % self.imaps))
+            self.settings.append(("listen", "pop3 127.0.0.1:%d" % self.pop3))
+            self.settings.append(("listen", "pop3s 127.0.0.1:%d" % self.pop3s))
             self.write_conf()
             try:
                 self.start()
