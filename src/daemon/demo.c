@@ -99,9 +99,14 @@ demo_main(int argc, char **argv)
 	    "# submissions; the self-signed certificate is made in spool/tls/.\n"
 	    "listen submission 127.0.0.1:%ld\n"
 	    "listen submissions 127.0.0.1:%ld\n"
+	    "# reading mail: IMAP (STARTTLS) and IMAPS, POP3 (STLS) and POP3S\n"
+	    "listen imap 127.0.0.1:%ld\n"
+	    "listen imaps 127.0.0.1:%ld\n"
+	    "listen pop3 127.0.0.1:%ld\n"
+	    "listen pop3s 127.0.0.1:%ld\n"
 	    "disable_plaintext_auth yes\n",
 	    abs, abs, abs, abs, geteuid() == 0 ? run_user : getpwuid(geteuid())->pw_name, base + 25,
-	    base + 587, base + 465);
+	    base + 587, base + 465, base + 143, base + 993, base + 110, base + 995);
 	char *h1 = hash_pass("pass"), *h2 = hash_pass("pass"), *h3 = hash_pass("pass");
 	users = xasprintf("# user:password:uid:gid:gecos:home:shell (Dovecot passwd-file)\n"
 	    "ameliana:%s::::::\nuser1:%s::::::\nuser2:%s::::::\n", h1, h2, h3);
@@ -135,6 +140,9 @@ demo_main(int argc, char **argv)
 	printf("estafeta demo lab in %s (domain lala.local, host aoki.lala.local)\n"
 	    "  users: ameliana, user1, user2 (password: pass); aliases: postmaster, root, abuse, team\n"
 	    "  SMTP:  127.0.0.1:%ld   submission (STARTTLS + AUTH): %ld   submissions (TLS): %ld\n"
+	    "  IMAP:  %ld (STARTTLS)   IMAPS: %ld   POP3: %ld (STLS)   POP3S: %ld\n"
+	    "         Thunderbird: IMAP 127.0.0.1 port %ld SSL/TLS, SMTP port %ld STARTTLS, "
+	    "user1 / pass\n"
 	    "  try:   swaks --server 127.0.0.1:%ld --from test@example.org --to ameliana@lala.local\n"
 	    "         swaks --server 127.0.0.1:%ld --tls --auth PLAIN --auth-user user1 "
 	    "--auth-password pass --from user1@lala.local --to ameliana@lala.local\n"
@@ -143,7 +151,8 @@ demo_main(int argc, char **argv)
 	    "         ls %s/mail/lala.local/ameliana/Maildir/new/\n"
 	    "         ESTAFETA_CONF=%s/estafeta.conf %s/bin/mailq\n"
 	    "  stop:  Ctrl-C\n\n",
-	    abs, base + 25, base + 587, base + 465, base + 25, base + 587, abs, abs, abs, abs, abs);
+	    abs, base + 25, base + 587, base + 465, base + 143, base + 993, base + 110, base + 995,
+	    base + 993, base + 587, base + 25, base + 587, abs, abs, abs, abs, abs);
 	fflush(stdout);
 	snprintf(path, sizeof(path), "%s/estafeta.conf", abs);
 	setenv("ESTAFETA_CONF", path, 1);

@@ -142,7 +142,10 @@ user_maildir(void *ctx, const char *user, char *path, size_t sz)
 	if (at != NULL) {
 		strlcpy(domain, at + 1, sizeof(domain));
 		*at = '\0';
-	}
+	} else if (w->conf->ndomains > 0)
+		/* A plain login name is a user of the first local domain (as
+		 * Dovecot's auth_default_realm), so %d matches its deliveries. */
+		strlcpy(domain, w->conf->domains[0], sizeof(domain));
 	str_lower(local);
 	struct user_info ui;
 	int r = userdb_lookup(w->udb, local, domain, &ui);

@@ -227,6 +227,28 @@ def t_demo():
         eq(subjects, ["1", "submitted", "via swaks"], "ameliana's subjects")
         check(any(b"first message" in m for m in maildir("ameliana")), "mail(1) body missing")
         eq(len(maildir("user1")) + len(maildir("user2")), 2, "team alias deliveries")
+        # Reading it back as Thunderbird would: IMAPS (993) and POP3S (995).
+        import imaplib
+        import poplib
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = imaplib.IMAP4_SSL("127.0.0.1", port - 25 + 993, ssl_context=ctx)
+        c.login("ameliana", "pass")
+        typ, data = c.select("INBOX")
+        eq(data[0], b"3", "ameliana's INBOX over IMAPS")
+        c.logout()
+        c = imaplib.IMAP4("127.0.0.1", port - 25 + 143)
+        check("LOGINDISABLED" in c.capabilities, "demo IMAP refuses plaintext before STARTTLS")
+        c.starttls(ctx)
+        c.login("user1", "pass")
+        c.logout()
+        pp = poplib.POP3_SSL("127.0.0.1", port - 25 + 995, context=ctx)
+        pp.user("user2")
+        pp.pass_("pass")
+        eq(pp.stat()[0], 1, "user2's mail over POP3S")
+        pp.quit()
         p = subprocess.run([os.path.join(lab, "bin", "mailq")], capture_output=True, text=True,
                            env=dict(os.environ, ESTAFETA_CONF=os.path.join(lab, "estafeta.conf")))
         eq(p.stdout.strip(), "Mail queue is empty", "mailq in the demo lab")
