@@ -5,7 +5,7 @@
 set -e
 PKGS="build-essential pkg-config clang libevent-dev libssl-dev libbsd-dev libcrypt-dev
 libcmocka-dev libclang-rt-14-dev zlib1g-dev libsqlite3-dev libargon2-dev sqlite3
-python3 swaks bsd-mailx openssl postfix"
+python3 swaks bsd-mailx openssl postfix curl isync fetchmail mutt"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

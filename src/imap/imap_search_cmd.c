@@ -7,6 +7,7 @@
 
 #include "imap/imap_search.h"
 #include "imap/imap_session.h"
+#include "imap/imap_sort.h"
 
 #include "lib/util.h"
 
@@ -125,10 +126,63 @@ imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 	imap_tagged(s, cmd->tag, "OK Search completed.");
 }
 
+/* SORT (RFC 5256): criteria, charset, search keys.
+ * THREAD: algorithm, charset, search keys. */
 void
 imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd, bool uid, bool thread)
 {
-	(void)uid;
-	(void)thread;
-	imap_tagged(s, cmd->tag, "BAD Not available.");
+	struct sort_prog sp;
+	enum thread_alg alg = THREAD_REFERENCES;
+	const char *err;
+	if (cmd->nargs < 3) {
+		imap_tagged(s, cmd->tag, "BAD Invalid arguments.");
+		return;
+	}
+	if (thread ? imap_thread_parse(&cmd->args[0], &alg, &err) != 0 :
+	    cmd->args[0].type != IMAP_ARG_LIST || imap_sort_parse(&cmd->args[0], &sp, &err) != 0) {
+		imap_tagged(s, cmd->tag, "BAD %s", thread ? err : cmd->args[0].type != IMAP_ARG_LIST ?
+		    SORT_E_CRITERIA : err);
+		return;
+	}
+	struct search_prog *p;
+	int r = imap_search_parse(cmd->args + 1, cmd->nargs - 1, SEARCH_F_CHARSET_FIRST, &p, &err);
+	if (r == SEARCH_BADCHARSET) {
+		imap_tagged(s, cmd->tag, "NO [BADCHARSET (UTF-8 US-ASCII)] %s", err);
+		return;
+	}
+	if (r != SEARCH_OK) {
+		imap_tagged(s, cmd->tag, "BAD %s", err);
+		return;
+	}
+	if (imap_search_bind(p, (uint32_t)s->n, s->n ? s->uids[s->n - 1] : 0, &s->saved,
+	    &err) != 0) {
+		imap_search_free(p);
+		imap_tagged(s, cmd->tag, "BAD %s", err);
+		return;
+	}
+	size_t n, k = 0;
+	struct search_msg *v = view_msgs(s, &n);
+	struct msg_src src = { .s = s };
+	struct search_ops ops = { .message = src_message, .has_keyword = src_has_keyword,
+		.ctx = &src };
+	for (size_t i = 0; i < n; i++)
+		if (imap_search_match(p, &v[i], &ops))
+			v[k++] = v[i];
+	size_t len;
+	char *resp;
+	if (thread) {
+		char *t = imap_thread(alg, v, k, &ops, uid, &len);
+		resp = xasprintf("* THREAD %s\r\n", t);
+		len = strlen(resp);
+		free(t);
+	} else {
+		imap_sort(&sp, v, k, &ops);
+		resp = imap_sort_response(v, k, uid, imap_search_has_modseq(p), &len);
+	}
+	free(src.buf);
+	imap_write(s, resp, len);
+	free(resp);
+	free(v);
+	imap_search_free(p);
+	imap_tagged(s, cmd->tag, "OK %s completed.", thread ? "Thread" : "Sort");
 }

@@ -248,6 +248,9 @@ int
 imap_set_parse(struct imap_session *s, const char *arg, bool uid, struct seqset *out,
     const char **err)
 {
+	/* "$" (SEARCHRES) holds UIDs whichever command uses it. */
+	if (strcmp(arg, "$") == 0)
+		uid = true;
 	uint32_t max = uid ? (s->n ? s->uids[s->n - 1] : 0) : (uint32_t)s->n;
 	if (seqset_parse(arg, max, uid ? SEQSET_UID : 0, &s->saved, 100000, out, err) != 0)
 		return -1;
@@ -565,6 +568,14 @@ out_name(struct imap_session *s, const char *utf8)
 {
 	char *m = NULL;
 	const char *n = utf8;
+	bool atom = utf8[0] != '\0' && strcasecmp(utf8, "NIL") != 0;
+	for (const char *p = utf8; *p && atom; p++)
+		atom = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f &&
+		    strchr("(){%*\"\\]", *p) == NULL;
+	if (atom) {
+		imap_write(s, utf8, strlen(utf8));
+		return;
+	}
 	if (!s->utf8) {
 		size_t l = strlen(utf8);
 		m = xmalloc(l * 3 + 8);
@@ -1258,12 +1269,29 @@ cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	/* Check every message first (MULTIAPPEND is all or nothing on syntax). */
 	size_t i = 1, nmsg = 0;
-	while (i < cmd->nargs) {
-		if (cmd->args[i].type == IMAP_ARG_LIST)
+	const char *syntax = NULL;
+	while (i < cmd->nargs && syntax == NULL) {
+		if (cmd->args[i].type == IMAP_ARG_LIST) {
+			unsigned fl;
+			const char **kw;
+			size_t nkw;
+			if (imap_parse_flags(&cmd->args[i], &fl, &kw, &nkw) != 0)
+				syntax = "BAD Invalid flags.";
+			else
+				free(kw);
 			i++;
+		}
 		if (i < cmd->nargs && cmd->args[i].type == IMAP_ARG_STRING && !cmd->args[i].literal &&
-		    !cmd->args[i].literal8)
+		    !cmd->args[i].literal8) {
+			if (parse_datetime(cmd->args[i].str) < 0)
+				syntax = "BAD Invalid date-time.";
 			i++;
+		}
+		if (syntax != NULL) {
+			imap_tagged(s, cmd->tag, "%s", syntax);
+			imap_box_close(s->srv, &mb);
+			return;
+		}
 		if (i >= cmd->nargs || cmd->args[i].type != IMAP_ARG_STRING || !(cmd->args[i].literal ||
 		    cmd->args[i].literal8)) {
 			imap_tagged(s, cmd->tag, "BAD Invalid arguments.");

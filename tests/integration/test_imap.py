@@ -301,7 +301,7 @@ def t_folders():
         ok(c.create("a/b")[0], "create nested")
         check(os.path.isdir(os.path.join(s.maildir(), ".a.b")), ".a.b on disk")
         typ, data = c.list('""', "a/*")
-        check(any(b'"a/b"' in x for x in data), "nested listed: %r" % data)
+        check(any(re.search(rb' "?a/b"?$', x) for x in data), "nested listed: %r" % data)
         ok(c.subscribe("a/b")[0], "subscribe")
         typ, data = c.lsub('""', "*")
         check(any(b"a/b" in x for x in data), "lsub: %r" % data)
@@ -312,7 +312,7 @@ def t_folders():
         ok(c.create("Caf&AOk-")[0], "create a modified UTF-7 name")
         check(os.path.isdir(os.path.join(s.maildir(), ".Caf&AOk-")), "stored as modified UTF-7")
         typ, data = c.list('""', "Caf*")
-        check(any(b'"Caf&AOk-"' in x for x in data), "listed in modified UTF-7: %r" % data)
+        check(any(re.search(rb' "?Caf&AOk-"?$', x) for x in data), "listed in modified UTF-7: %r" % data)
         c.logout()
 
 
