@@ -34,12 +34,19 @@ struct listener {
 	struct listener *next;
 };
 
-/* A folder open in this process, shared by its sessions. */
+/* A folder open in this process, shared by its sessions. It holds a
+ * reference of its own, so a folder stays open (and its sync state warm)
+ * for BOX_IDLE_KEEP seconds after its last session left: the next login
+ * then costs a stat of cur/, new/ and the uidlist instead of a rescan. */
 struct openbox {
 	struct mailbox *mb;
 	int wd_new, wd_cur;	/* inotify watches, -1 when none */
+	time_t idle_since;	/* 0 while sessions use it */
 	struct openbox *next;
 };
+
+#define BOX_IDLE_KEEP	600
+#define BOX_IDLE_MAX	256	/* idle folders kept at most */
 
 struct imap_server {
 	struct event_base *eb;
@@ -53,6 +60,7 @@ struct imap_server {
 	struct openbox *boxes;
 	int ino_fd;
 	struct event *ino_ev;
+	struct event *box_timer;
 	bool stopping;
 };
 
@@ -64,6 +72,7 @@ imap_box_open(struct imap_server *srv, const char *dir, bool create, const char 
 	for (struct openbox *b = srv->boxes; b; b = b->next)
 		if (strcmp(b->mb->dir, dir) == 0) {
 			mailbox_ref(b->mb);
+			b->idle_since = 0;
 			return b->mb;
 		}
 	struct mailbox *mb;
@@ -82,7 +91,48 @@ imap_box_open(struct imap_server *srv, const char *dir, bool create, const char 
 	}
 	b->next = srv->boxes;
 	srv->boxes = b;
+	mailbox_ref(mb);	/* the session's; the first one is the openbox's */
 	return mb;
+}
+
+static void
+box_free(struct imap_server *srv, struct openbox *b)
+{
+	if (b->wd_new >= 0)
+		inotify_rm_watch(srv->ino_fd, b->wd_new);
+	if (b->wd_cur >= 0)
+		inotify_rm_watch(srv->ino_fd, b->wd_cur);
+	mailbox_unref(&b->mb);
+	free(b);
+}
+
+/* Close folders idle too long, and the oldest beyond BOX_IDLE_MAX. */
+static void
+box_expire(struct imap_server *srv, bool all)
+{
+	time_t now = time(NULL);
+	size_t idle = 0;
+	for (struct openbox *b = srv->boxes; b; b = b->next)
+		idle += b->idle_since != 0;
+	for (struct openbox **bp = &srv->boxes; *bp;) {
+		struct openbox *b = *bp;
+		if (b->idle_since != 0 && (all || now - b->idle_since > BOX_IDLE_KEEP ||
+		    idle > BOX_IDLE_MAX)) {
+			*bp = b->next;
+			idle--;
+			box_free(srv, b);
+			continue;
+		}
+		bp = &b->next;
+	}
+}
+
+static void
+on_box_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	box_expire(arg, false);
 }
 
 void
@@ -91,20 +141,18 @@ imap_box_close(struct imap_server *srv, struct mailbox **mbp)
 	struct mailbox *mb = *mbp;
 	if (mb == NULL)
 		return;
-	if (mb->refs == 1) {
-		for (struct openbox **bp = &srv->boxes; *bp; bp = &(*bp)->next)
-			if ((*bp)->mb == mb) {
-				struct openbox *b = *bp;
-				*bp = b->next;
-				if (b->wd_new >= 0)
-					inotify_rm_watch(srv->ino_fd, b->wd_new);
-				if (b->wd_cur >= 0)
-					inotify_rm_watch(srv->ino_fd, b->wd_cur);
-				free(b);
+	mailbox_unref(mbp);
+	if (mb->refs == 1)
+		for (struct openbox *b = srv->boxes; b; b = b->next)
+			if (b->mb == mb) {
+				b->idle_since = time(NULL);
 				break;
 			}
+	if (!event_pending(srv->box_timer, EV_TIMEOUT, NULL)) {
+		struct timeval tv = { .tv_sec = 60 };
+		evtimer_add(srv->box_timer, &tv);
 	}
-	mailbox_unref(mbp);
+	box_expire(srv, false);
 }
 
 /* A folder changed (our sessions, a delivery, another process): every
@@ -135,7 +183,7 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 				hit = true;
 			p += sizeof(*ev) + ev->len;
 		}
-		if (!hit)
+		if (!hit || b->idle_since != 0)
 			continue;
 		const char *err;
 		if (mailbox_sync(b->mb, false, &err) > 0)
@@ -271,6 +319,7 @@ imap_server_new(struct event_base *eb, const struct conf *c, const struct imap_s
 		event_add(s->ino_ev, NULL);
 	} else
 		log_warn("inotify: %s (IDLE then polls)", strerror(errno));
+	s->box_timer = evtimer_new(eb, on_box_timer, s);
 	return s;
 }
 
@@ -353,9 +402,9 @@ imap_server_free(struct imap_server **sp)
 	while (s->boxes) {
 		struct openbox *b = s->boxes;
 		s->boxes = b->next;
-		mailbox_unref(&b->mb);
-		free(b);
+		box_free(s, b);
 	}
+	event_free(s->box_timer);
 	if (s->ino_ev)
 		event_free(s->ino_ev);
 	if (s->ino_fd >= 0)
