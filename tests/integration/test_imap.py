@@ -194,6 +194,7 @@ def t_imaps():
 def t_select_fetch():
     with ImapLab() as s:
         s.send(subject="first", body="Line one.\nLine two.\n")
+        s.wait_delivered(1)
         s.send(subject="second")
         s.wait_delivered(2)
         c = s.login()
