@@ -37,6 +37,7 @@ struct fetch {
 	struct fetch_item *it;
 	size_t n;
 	bool need_data, need_mime, sets_seen;
+	bool only_envelope;	/* the file is needed for ENVELOPE alone (cacheable) */
 	uint64_t changedsince;
 	bool has_changedsince, vanished;
 };
@@ -461,10 +462,21 @@ fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid
 	size_t len = 0;
 	struct mime_msg mm;
 	bool have_mime = false;
-	if (f->need_data) {
+	size_t envlen = 0;
+	const char *env = NULL;
+	if (f->only_envelope)
+		env = imap_box_envelope(s->srv, mb, mb->m[mi].uid, &envlen);
+	if (f->need_data && env == NULL) {
 		data = mailbox_read(mb, (size_t)mi, &len, &err);
 		if (data == NULL)
 			return false;
+		/* The CRLF size while the text is here (names without ,W=). */
+		if (mb->m[mi].vsize < 0) {
+			size_t bare = 0;
+			for (const char *q = data; (q = memchr(q, '\n', (size_t)(data + len - q))); q++)
+				bare += q == data || q[-1] != '\r';
+			mb->m[mi].vsize = (int64_t)(len + bare);
+		}
 	}
 	if (f->need_mime) {
 		mime_parse(data, len, NULL, &mm);
@@ -519,6 +531,12 @@ fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid
 			did_modseq = true;
 			break;
 		case FI_ENVELOPE: {
+			if (env != NULL) {
+				SP();
+				imap_out(s, "ENVELOPE ");
+				imap_write(s, env, envlen);
+				break;
+			}
 			struct mime_buf b = { 0 };
 			size_t hl = 0;
 			/* the header block: up to the first empty line */
@@ -534,6 +552,7 @@ fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid
 			SP();
 			imap_out(s, "ENVELOPE ");
 			imap_write(s, b.p, b.len);
+			imap_box_set_envelope(s->srv, mb, m->uid, b.p, b.len);
 			mime_buf_free(&b);
 			break;
 		}
@@ -687,6 +706,10 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 	for (size_t i = 0; i < f.n; i++)
 		if (f.it[i].kind == FI_MODSEQ)
 			s->condstore = true;
+	f.only_envelope = f.need_data && !f.need_mime && !f.sets_seen;
+	for (size_t i = 0; i < f.n && f.only_envelope; i++)
+		if (f.it[i].kind >= FI_SECTION)
+			f.only_envelope = false;
 	if (imap_set_parse(s, cmd->args[0].str, uid, &set, &err) != 0) {
 		fetch_free(&f);
 		imap_tagged(s, cmd->tag, "BAD %s", err);

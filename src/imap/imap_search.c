@@ -1248,12 +1248,11 @@ load_fields(struct mctx *c)
 	}
 }
 
-static const struct fcache *
+static void
 field_norm(struct fcache *fc)
 {
 	if (fc->norm == NULL)
 		fc->norm = hval_norm(fc->f.value, fc->f.value_len, &fc->normlen);
-	return fc;
 }
 
 static void

@@ -424,6 +424,19 @@ conn_pause(struct conn *c, bool paused)
 	conn_update(c);
 }
 
+/* Write without blocking and without side effects (no close, no TLS
+ * start, no callbacks): errors are left for flush to find. */
+static void
+write_some(struct conn *c)
+{
+	while (c->opos < c->olen) {
+		ssize_t n = io(c, true, c->obuf + c->opos, c->olen - c->opos);
+		if (n <= 0)
+			return;
+		c->opos += (size_t)n;
+	}
+}
+
 void
 conn_write(struct conn *c, const void *p, size_t n)
 {
@@ -445,6 +458,10 @@ conn_write(struct conn *c, const void *p, size_t n)
 	}
 	memcpy(c->obuf + c->olen, p, n);
 	c->olen += n;
+	/* A long response (FETCH 1:*) goes out while it is being built, so
+	 * the buffer stays near the socket's own size. */
+	if (c->olen - c->opos >= OUT_HIGH && !c->handshaking && c->tls_next == NULL)
+		write_some(c);
 }
 
 void
