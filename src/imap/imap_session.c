@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -615,11 +616,17 @@ open_folder(struct imap_session *s, const struct imap_cmd *cmd, const char *name
 	}
 	struct mailbox *mb = imap_box_open(s->srv, path, strcmp(mailstore_canon(name), "INBOX") == 0,
 	    &err);
-	free(path);
 	if (mb == NULL) {
-		imap_tagged(s, cmd->tag, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
+		struct stat sb;
+		if (stat(path, &sb) == 0) {
+			log_warn("sid=%s open %s: %s", s->sid, path, err);
+			imap_tagged(s, cmd->tag, "NO [UNAVAILABLE] Mailbox is not available now.");
+		} else
+			imap_tagged(s, cmd->tag, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
+		free(path);
 		return NULL;
 	}
+	free(path);
 	if (mailbox_sync(mb, false, &err) > 0)
 		imap_box_changed(s->srv, mb, s);
 	return mb;

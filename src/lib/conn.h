@@ -50,7 +50,7 @@ void conn_pause(struct conn *c, bool paused);
 
 void conn_write(struct conn *c, const void *p, size_t n);
 void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void conn_vprintf(struct conn *c, const char *fmt, va_list ap);
+void conn_vprintf(struct conn *c, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 size_t conn_output_pending(const struct conn *c);
 /* Ask for the drained callback once pending output falls below low. */
 void conn_want_drain(struct conn *c, size_t low);

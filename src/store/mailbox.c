@@ -800,7 +800,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	size_t known = mb->n;
 	uint32_t maxuid = mb->n ? mb->m[mb->n - 1].uid : 0;
 	struct entry *todo = NULL;
-	size_t ntodo = 0;
+	size_t ntodo = 0, todocap = 0;
 	bool unsorted = false;
 	for (size_t i = 0; i < ne; i++) {
 		if (seen[i] || e[i].fname == NULL)
@@ -814,7 +814,10 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 		    find_in(mb->m, known, ul->recs[v].uid) < 0)
 			e[i].uid = ul->recs[v].uid;
 		if (e[i].uid == 0) {
-			todo = xreallocarray(todo, ntodo + 1, sizeof(*todo));
+			if (ntodo == todocap) {	/* doubling: 10000 new files in one sync */
+				todocap = todocap ? todocap * 2 : 64;
+				todo = xreallocarray(todo, todocap, sizeof(*todo));
+			}
 			todo[ntodo++] = e[i];
 			e[i].fname = NULL;
 			continue;
@@ -886,7 +889,8 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 			free(names[i]);
 		free(names);
 		free(uids);
-		qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
+		if (mb->n > 1)	/* mb->m is NULL while empty: no qsort(NULL) */
+			qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
 	}
 	free(todo);
 	if (mb->n > 0 && mb->m[mb->n - 1].uid >= mb->uidnext)

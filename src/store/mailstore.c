@@ -916,34 +916,37 @@ struct subs_rename {
 	const char *from, *to;
 };
 
-/* Subscriptions of from and below it follow the rename. */
+/* Subscriptions of from and below it follow the rename (once, when the
+ * new name was subscribed already). */
 static int
 subs_renamed(struct md_subs *s, const void *arg, const char **error_r)
 {
 	const struct subs_rename *sr = arg;
-	size_t fl = strlen(sr->from);
+	size_t fl = strlen(sr->from), n = 0;
+	char **out = xcalloc(s->n + 1, sizeof(char *));
 	int changed = 0;
 	(void)error_r;
 	for (size_t i = 0; i < s->n; i++) {
-		const char *n = s->names[i];
-		if (strncmp(n, sr->from, fl) != 0 || (n[fl] != '\0' && n[fl] != MAILSTORE_SEP))
-			continue;
-		char *nn = xasprintf("%s%s", sr->to, n + fl);
-		bool dup = false;
-		for (size_t k = 0; k < s->n; k++)
-			dup |= strcmp(s->names[k], nn) == 0;
-		if (dup) {
-			free(nn);
-			free(s->names[i]);
-			memmove(&s->names[i], &s->names[i + 1], (s->n - i - 1) * sizeof(char *));
-			s->n--;
-			i--;
-		} else {
-			free(s->names[i]);
-			s->names[i] = nn;
+		char *name = s->names[i];
+		if (strncmp(name, sr->from, fl) == 0 &&
+		    (name[fl] == '\0' || name[fl] == MAILSTORE_SEP)) {
+			char *nn = xasprintf("%s%s", sr->to, name + fl);
+			free(name);
+			name = nn;
+			changed = 1;
 		}
-		changed = 1;
+		bool dup = false;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = strcmp(out[k], name) == 0;
+		if (dup)
+			free(name);
+		else
+			out[n++] = name;
 	}
+	free(s->names);
+	s->names = out;
+	s->n = n;
+	s->cap = s->n + 1;
 	return changed;
 }
 

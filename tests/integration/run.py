@@ -21,7 +21,7 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 
-MODULES = ["test_smtp", "test_delivery", "test_security", "test_tls", "test_auth", "test_postfix_sasl", "test_cli", "test_users", "test_crash", "test_imap", "test_imap_ext", "test_pop3"]
+MODULES = ["test_smtp", "test_delivery", "test_security", "test_tls", "test_auth", "test_postfix_sasl", "test_cli", "test_users", "test_crash", "test_imap", "test_imap_ext", "test_pop3", "test_clients"]
 TEST_TIMEOUT = 90
 
 

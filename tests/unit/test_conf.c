@@ -563,10 +563,30 @@ test_listen(void **state)
 
 	parse_err("listen", PATH ":1: listen needs a service and ADDRESS:PORT");
 	parse_err("listen smtp", PATH ":1: listen needs a service and ADDRESS:PORT");
-	parse_err("listen imap 0.0.0.0:143", PATH ":1: unknown listener 'imap' (this version serves: "
-	    "smtp, submission, submissions)");
-	parse_err("listen SMTP 0.0.0.0:25", PATH ":1: unknown listener 'SMTP' (this version serves: "
-	    "smtp, submission, submissions)");
+	parse_err("listen lmtp 0.0.0.0:24", PATH ":1: unknown listener 'lmtp' (smtp, submission, "
+	    "submissions, imap, imaps, pop3, pop3s)");
+	parse_err("listen SMTP 0.0.0.0:25", PATH ":1: unknown listener 'SMTP' (smtp, submission, "
+	    "submissions, imap, imaps, pop3, pop3s)");
+	{
+		struct conf k;
+		char *e = NULL;
+		static const char text[] = "listen imap 127.0.0.1:143\nlisten imaps [::1]:993\n"
+		    "listen pop3 *:110\nlisten pop3s 127.0.0.1:995\n";
+		memset(&k, 0, sizeof(k));
+		assert_int_equal(conf_parse(text, strlen(text), PATH, &k, &e), 0);
+		static const enum listen_kind kinds[] = { LISTEN_IMAP, LISTEN_IMAPS, LISTEN_POP3,
+			LISTEN_POP3S };
+		static const char *const names[] = { "imap", "imaps", "pop3", "pop3s" };
+		assert_int_equal(k.nlisteners, 4);
+		for (size_t i = 0; i < 4; i++) {
+			assert_int_equal(k.listeners[i].kind, kinds[i]);
+			assert_string_equal(k.listeners[i].name, names[i]);
+			assert_true(LISTEN_IS_MAIL_ACCESS(k.listeners[i].kind));
+		}
+		assert_true(LISTEN_IS_IMPLICIT_TLS(LISTEN_IMAPS) && LISTEN_IS_IMPLICIT_TLS(LISTEN_POP3S));
+		assert_false(LISTEN_IS_IMPLICIT_TLS(LISTEN_IMAP) || LISTEN_IS_MAIL_ACCESS(LISTEN_SMTP));
+		conf_free(&k);
+	}
 	static const char *const bad[] = {
 		"localhost:25", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:25x",
 		"1.2.3.4:-25", "[::1]25", "[::1", "[::1]:", "::1", "[1.2.3]:25", "1.2.3.4.5:25",
