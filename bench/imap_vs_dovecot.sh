@@ -95,11 +95,12 @@ die() { echo "imap_vs_dovecot: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (the private Dovecot instance and run_user need it)"
 case "$BENCH_ROOT" in /tmp/?*) ;; *) die "BENCH_ROOT must be under /tmp (got $BENCH_ROOT)";; esac
 command -v python3 >/dev/null || die "python3 missing"
-[ -x /usr/bin/time ] || die "/usr/bin/time missing (apt-get install time)"
+PY=$(python3 -c 'import sys; print(sys.executable)')	# not a pyenv shim: a client's CPU is measured
+[ -f "$HERE/client_cpu.py" ] || die "$HERE/client_cpu.py missing"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 [ "$(ulimit -n)" -gt $((N + 200)) ] || die "ulimit -n is $(ulimit -n), too low for N=$N idle connections"
 
-port_busy() { python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(0 if s.connect_ex(('127.0.0.1',$1))==0 else 1)"; }
+port_busy() { "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(0 if s.connect_ex(('127.0.0.1',$1))==0 else 1)"; }
 for p in "$DC_IMAP_PORT" "$DC_POP3_PORT" "$EST_IMAP_PORT" "$EST_POP3_PORT" "$EST_SMTP_PORT"; do
 	port_busy "$p" && die "127.0.0.1:$p already in use (an old instance? its Dovecot master pid is in $BENCH_ROOT/dc/run/master.pid)"
 done
@@ -160,7 +161,7 @@ T_START=$(date +%s)
 
 echo "== results/logs in $OUT"
 echo "   estafeta: $BIN ($(sha256sum "$BIN" | cut -c1-12), $(stat -c %y "$BIN" | cut -d. -f1))"
-echo "   dovecot:  $(dovecot --version)   python3: $(python3 -c 'import platform; print(platform.python_version())')"
+echo "   dovecot:  $(dovecot --version)   python3: $("$PY" -c 'import platform; print(platform.python_version())')"
 echo "   machine:  $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $BENCH_ROOT on $(df --output=source,fstype /tmp | tail -1 | tr -s ' ')"
 echo "   load:     msgs=$MSGS runs=$RUNS idle N=$N x $IDLE_RUNS round(s) (hold ${HOLD}s) sections: $SECTIONS$([ "$BIG" = 1 ] && echo " (big: $BIG_MSGS msgs x $BIG_RUNS)")"
 est_cache=$("$BIN" reference 2>/dev/null | grep -o '^| `auth_cache_ttl` | `[^`]*`' | cut -d'`' -f4 || true)
@@ -176,14 +177,14 @@ make_template() {	# count
 	if [ ! -f "$t/.done" ]; then
 		echo "   generating $n messages in $t"
 		rm -rf "$t" "$t-new"
-		python3 "$SHARED/gen_maildir.py" "$t" "$n" || die "gen_maildir.py $t $n failed"
+		"$PY" "$SHARED/gen_maildir.py" "$t" "$n" || die "gen_maildir.py $t $n failed"
 		touch "$t/.done"
 	fi
 	if [ ! -f "$t-new/.done" ]; then
 		rm -rf "$t-new"
 		cp -a "$t" "$t-new"
 		rm -f "$t-new/.done"
-		python3 - "$t-new" <<'PY'
+		"$PY" - "$t-new" <<'PY'
 import os, sys
 d = sys.argv[1]
 for f in os.listdir(f"{d}/cur"):
@@ -218,7 +219,7 @@ for m in "$ESTM" "$DCM"; do
 	for i in $(seq 1 "$IDLE_USERS"); do copy_box "$DATA/m$IDLE_MSGS" "$m/itest$i/Maildir"; done
 	case " $SECTIONS " in *" big "*) copy_box "$DATA/m$BIG_MSGS" "$m/bigbox/Maildir" ;; esac
 done
-HASH=$(openssl passwd -6 "$BENCH_PASS" 2>/dev/null || python3 -c "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_SHA512)))" "$BENCH_PASS")
+HASH=$(openssl passwd -6 "$BENCH_PASS" 2>/dev/null || "$PY" -c "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_SHA512)))" "$BENCH_PASS")
 case "$HASH" in '$6$'*) ;; *) die "cannot make a SHA512-CRYPT hash";; esac
 
 # ---------------------------------------------------------------- Dovecot instance
@@ -413,10 +414,10 @@ srv_pid() { if [ "$1" = dovecot ]; then echo "$DC_PID"; else echo "$EST_PID"; fi
 imap_port() { if [ "$1" = dovecot ]; then echo "$DC_IMAP_PORT"; else echo "$EST_IMAP_PORT"; fi; }
 pop3_port() { if [ "$1" = dovecot ]; then echo "$DC_POP3_PORT"; else echo "$EST_POP3_PORT"; fi; }
 mailroot() { if [ "$1" = dovecot ]; then echo "$DCM"; else echo "$ESTM"; fi; }
-srv_cpu() { python3 "$SHARED/cputree.py" "$(srv_pid "$1")" | cut -d' ' -f1; }
+srv_cpu() { "$PY" "$SHARED/cputree.py" "$(srv_pid "$1")" | cut -d' ' -f1; }
 order() { if [ $(($1 % 2)) = 1 ]; then echo "estafeta dovecot"; else echo "dovecot estafeta"; fi; }
 kv() { grep -oE "(^| )${2//+/\\+}=[0-9.]+" <<<"$1" | head -1 | cut -d= -f2; }	# line key -> value
-sub() { python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.2f}')" "$1" "$2"; }
+sub() { "$PY" -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.2f}')" "$1" "$2"; }
 row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 PROBLEMS=0
 problem() { echo "!! $*"; PROBLEMS=$((PROBLEMS + 1)); }
@@ -425,16 +426,19 @@ server_log_tail() {	# target: the server's last log lines, for a failed client r
 	else tail -8 "$EST_LOG" | sed 's/^/   estafeta.log: /'; fi
 }
 
-# run_client OUTFILE CMD...: runs the client under /usr/bin/time and timeout; CLIENT_CPU/CLIENT_WALL
+# run_client OUTFILE SCRIPT ARGS...: runs a ../shared/bench client through bench/client_cpu.py (its
+# own CPU without the interpreter's start-up) under timeout; sets CLIENT_CPU (until its first
+# output line: the measured run, or the idle set-up) and CLIENT_CPU_TOTAL
 run_client() {
-	local f=$1 rc=0
+	local f=$1 rc=0 cl
 	shift
-	/usr/bin/time -f '%U %S %e' -o "$f.time" timeout "$CLIENT_TIMEOUT" "$@" >"$f" 2>&1 || rc=$?
-	local tl
-	tl=$(tail -1 "$f.time")
-	CLIENT_CPU=$(awk '{printf "%.2f", $1 + $2}' <<<"$tl")
-	CLIENT_WALL=$(awk '{print $3}' <<<"$tl")
+	timeout "$CLIENT_TIMEOUT" "$PY" "$HERE/client_cpu.py" "$@" >"$f" 2>&1 || rc=$?
 	[ "$rc" = 124 ] && echo "client timed out after ${CLIENT_TIMEOUT}s" >>"$f"
+	cl=$(grep '^CLIENT_CPU ' "$f" | tail -1)
+	CLIENT_CPU=$(kv "$cl" first_output)
+	CLIENT_CPU_TOTAL=$(kv "$cl" total)
+	CLIENT_CPU=${CLIENT_CPU:-0}
+	CLIENT_CPU_TOTAL=${CLIENT_CPU_TOTAL:-0}
 	return "$rc"
 }
 
@@ -443,7 +447,7 @@ fetch_once() {	# target case user run expected-msgs measure(0|1)
 	local t=$1 c=$2 u=$3 r=$4 want=$5 measure=$6 f c0 c1 line
 	f=$OUT/fetch.$c.$t.$r.out
 	c0=$(srv_cpu "$t")
-	if ! run_client "$f" python3 "$SHARED/imap_fetchall.py" 127.0.0.1 "$(imap_port "$t")" "$u" "$BENCH_PASS" 1; then
+	if ! run_client "$f" "$SHARED/imap_fetchall.py" 127.0.0.1 "$(imap_port "$t")" "$u" "$BENCH_PASS" 1; then
 		problem "$t $c run $r: imap_fetchall.py 127.0.0.1 $(imap_port "$t") $u failed: $(grep -v '^ *File\|^ *\^' "$f" | tail -2 | tr '\n' ' ')"
 		server_log_tail "$t"
 		return 1
@@ -516,7 +520,7 @@ idle_once() {	# target run
 	sleep 1
 	f=$OUT/idle.$t.$r.out
 	c0=$(srv_cpu "$t")
-	if ! run_client "$f" python3 "$SHARED/imap_idle_mem.py" 127.0.0.1 "$(imap_port "$t")" 'itest%d' "$BENCH_PASS" "$N" "$(srv_pid "$t")" "$HOLD"; then
+	if ! run_client "$f" "$SHARED/imap_idle_mem.py" 127.0.0.1 "$(imap_port "$t")" 'itest%d' "$BENCH_PASS" "$N" "$(srv_pid "$t")" "$HOLD"; then
 		problem "$t idle run $r: imap_idle_mem.py failed: $(tail -2 "$f" | tr '\n' ' ')"
 		server_log_tail "$t"
 		return 1
@@ -527,7 +531,7 @@ idle_once() {	# target run
 	local n errs setup rate pss rss pssall scpu
 	n=$(kv "$line" idle_conns); errs=$(kv "$line" errors); setup=$(grep -oE 'setup=[0-9.]+' <<<"$line" | cut -d= -f2)
 	rate=$(grep -oE '\(([0-9]+) login\+select\+idle/s\)' <<<"$line" | grep -oE '[0-9]+' | head -1)
-	rate=$(python3 -c "print(f'{$n / max($setup, 1e-9):.1f}')")	# unrounded: sessions / set-up time
+	rate=$("$PY" -c "print(f'{$n / max($setup, 1e-9):.1f}')")	# unrounded: sessions / set-up time
 	pss=$(grep -oE 'per_conn RSS=[0-9]+ KiB PSS=[0-9]+' <<<"$line" | grep -oE 'PSS=[0-9]+' | cut -d= -f2)
 	rss=$(grep -oE 'per_conn RSS=[0-9]+' <<<"$line" | cut -d= -f2)
 	pssall=$(grep -oE 'total/conn RSS=[0-9]+ KiB PSS=[0-9]+' <<<"$line" | grep -oE 'PSS=[0-9]+' | cut -d= -f2)
@@ -535,15 +539,15 @@ idle_once() {	# target run
 	[ "$n" = "$N" ] && [ "$errs" = 0 ] || problem "$t idle run $r: $n of $N sessions, $errs errors: $(grep -oE 'errors=[0-9]+ \[.*\] setup' <<<"$line")"
 	echo "$t idle run $r: $line"
 	printf '   -> %s sessions in %ss = %s sessions/s, PSS %s KiB/conn (total/conn %s), server CPU %ss (%.2f ms/session), client CPU %ss (%.0f%% of the set-up time; includes the %ss hold and the LOGOUTs)\n' \
-		"$n" "$setup" "$rate" "$pss" "$pssall" "$scpu" "$(python3 -c "print(1000 * $scpu / max($n, 1))")" "$CLIENT_CPU" \
-		"$(python3 -c "print(100 * $CLIENT_CPU / max($setup, 1e-9))")" "$HOLD"
+		"$n" "$setup" "$rate" "$pss" "$pssall" "$scpu" "$("$PY" -c "print(1000 * $scpu / max($n, 1))")" "$CLIENT_CPU" \
+		"$("$PY" -c "print(100 * $CLIENT_CPU / max($setup, 1e-9))")" "$HOLD"
 	row "idle PSS KiB/conn" "$t" "$r" "$pss"
 	row "idle RSS KiB/conn" "$t" "$r" "$rss"
 	row "idle PSS KiB/conn (total)" "$t" "$r" "$pssall"
 	row "idle setup sessions/s" "$t" "$r" "$rate"
-	row "idle server CPU ms/session" "$t" "$r" "$(python3 -c "print(f'{1000 * $scpu / max($n, 1):.3f}')")"
+	row "idle server CPU ms/session" "$t" "$r" "$("$PY" -c "print(f'{1000 * $scpu / max($n, 1):.3f}')")"
 	row "idle client CPU s" "$t" "$r" "$CLIENT_CPU"
-	row "idle client CPU/setup %" "$t" "$r" "$(python3 -c "print(f'{100 * $CLIENT_CPU / max($setup, 1e-9):.0f}')")"
+	row "idle client CPU/setup %" "$t" "$r" "$("$PY" -c "print(f'{100 * $CLIENT_CPU / max($setup, 1e-9):.0f}')")"
 }
 
 case " $SECTIONS " in *" idle "*)
@@ -559,7 +563,7 @@ pop3_once() {	# target run measure(0|1)
 	local t=$1 r=$2 measure=$3 f c0 c1 line
 	f=$OUT/pop3.$t.$r.out
 	c0=$(srv_cpu "$t")
-	if ! run_client "$f" python3 "$SHARED/pop3_bench.py" 127.0.0.1 "$(pop3_port "$t")" box "$BENCH_PASS" 1; then
+	if ! run_client "$f" "$SHARED/pop3_bench.py" 127.0.0.1 "$(pop3_port "$t")" box "$BENCH_PASS" 1; then
 		problem "$t pop3 run $r: pop3_bench.py failed: $(grep -v '^ *File\|^ *\^' "$f" | tail -2 | tr '\n' ' ')"
 		server_log_tail "$t"
 		return 1
@@ -594,7 +598,7 @@ case " $SECTIONS " in *" big "*) fetch_section "imap$((BIG_MSGS / 1000))k" "$BIG
 # ---------------------------------------------------------------- summary
 echo
 echo "== summary (msgs=$MSGS runs=$RUNS, idle N=$N x $IDLE_RUNS; $(($(date +%s) - T_START)) s; load now $(cut -d' ' -f1-3 /proc/loadavg))"
-python3 - "$RESULTS" "$SHARED/stats.py" <<'PY'
+"$PY" - "$RESULTS" "$SHARED/stats.py" <<'PY'
 import csv, statistics, subprocess, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 stats = sys.argv[2]

@@ -150,9 +150,19 @@ mechs_from_conf(struct authd *d)
 	bool secrets = false;
 
 	memset(d->mech_on, 0, sizeof(d->mech_on));
-	for (size_t i = 0; i < d->conf->nusers; i++)
+	/* Configured: SCRAM unless only system users (they never have a
+	 * secret). Default: SCRAM only when every backend is an SQLite user
+	 * database, whose users all have one; clients that prefer SCRAM do
+	 * not fall back when a user has only a crypt hash. */
+	bool all_sqlite = d->conf->nusers > 0;
+	for (size_t i = 0; i < d->conf->nusers; i++) {
 		if (d->conf->users[i].kind != USERS_SYSTEM)
 			secrets = true;
+		if (d->conf->users[i].kind != USERS_SQLITE)
+			all_sqlite = false;
+	}
+	if (!conf_is_set(d->conf, "auth_mechanisms"))
+		secrets = all_sqlite;
 	strlcpy(buf, d->conf->auth_mechanisms, sizeof(buf));
 	for (char *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
 		for (int i = 0; i < M_COUNT; i++)
@@ -255,6 +265,17 @@ cache_put(struct authd *d, const unsigned char mac[32], long long ttl)
 	pthread_mutex_unlock(&d->cache_mu);
 }
 
+/* The password of a "{PLAIN}x" / "{CLEARTEXT}x" entry, else NULL. */
+static const char *
+plain_stored(const char *pw)
+{
+	if (strncasecmp(pw, "{PLAIN}", 7) == 0)
+		return pw + 7;
+	if (strncasecmp(pw, "{CLEARTEXT}", 11) == 0)
+		return pw + 11;
+	return NULL;
+}
+
 static void
 job_run(struct authd *d, struct areq *r)
 {
@@ -274,6 +295,14 @@ job_run(struct authd *d, struct areq *r)
 		r->why = "user database unavailable";
 	} else if (r->job == J_SCRAM) {
 		r->sec_real = rc == 1 && password_scram_get(scram[0] ? scram : pw, &r->sec) == 1;
+		if (!r->sec_real && rc == 1 && allow_plain && plain_stored(pw) != NULL) {
+			/* A clear-text password makes its SCRAM secret at login (as
+			 * Dovecot does), with a salt that stays the same per user. */
+			struct scram_secret salt;
+			scram_secret_fake(d->fake_key, ui.name, 4096, &salt);
+			r->sec_real = scram_secret_make(plain_stored(pw), salt.salt, salt.saltlen, 4096,
+			    &r->sec) == 0;
+		}
 		if (!r->sec_real)
 			scram_secret_fake(d->fake_key, r->login, 4096, &r->sec);
 		r->res = RES_OK;

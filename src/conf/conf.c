@@ -189,6 +189,15 @@ cidr_match(const struct cidr *list, size_t n, const struct sockaddr *sa)
 }
 
 bool
+conf_is_set(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < NPARAMS; i++)
+		if (strcmp(params[i].name, name) == 0)
+			return (c->set_mask & (1ULL << i)) != 0;
+	return false;
+}
+
+bool
 conf_is_local_domain(const struct conf *c, const char *domain)
 {
 	size_t dl = strlen(domain);

@@ -104,6 +104,8 @@ void conf_dump(const struct conf *c, FILE *fp, bool all);
 void conf_print_reference(FILE *fp);
 
 bool conf_is_local_domain(const struct conf *c, const char *domain);
+/* Whether the config file set this scalar setting (else it has its default). */
+bool conf_is_set(const struct conf *c, const char *name);
 bool cidr_match(const struct cidr *list, size_t n, const struct sockaddr *sa);
 int cidr_parse(const char *s, struct cidr *out);
 /* Parse "52428800", "10M", "300s", "5d" etc. 0 or -1. */

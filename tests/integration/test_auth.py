@@ -607,12 +607,15 @@ def t_bad_base64():
 # ---- SCRAM-SHA-256 ----
 
 SCRAM_USERS = ("scram1:%s::::::\nuser1:{PLAIN}pass::::::\n" % scram_secret("s3cret pw"))
+# Left at its default, SCRAM-SHA-256 is offered only with SQLite user databases.
+SCRAM_ON = {"auth_mechanisms": "plain login scram-sha-256", "auth_failure_delay": "0",
+            "auth_allow_plain_passwords": "yes"}
 
 
 @test("auth: SCRAM-SHA-256 with a Python client: server signature checked, 235 after the "
       "empty response")
 def t_scram():
-    with Lab(users_text=SCRAM_USERS) as s:
+    with Lab(users_text=SCRAM_USERS, settings=SCRAM_ON) as s:
         with sub_session(s, src=EXT) as c:
             lines = c.cmd("EHLO client.example")[1]
             check("SCRAM-SHA-256" in (auth_mechs(lines) or []), "SCRAM not offered: %r" % lines)
@@ -633,9 +636,29 @@ def t_scram():
             c.cmd("QUIT")
 
 
+@test("auth: SCRAM-SHA-256 is not offered by default with passwd-files; configured, a "
+      "{PLAIN} user logs in with it")
+def t_scram_default():
+    with Lab(users_text=SCRAM_USERS) as s:
+        with sub_session(s) as c:
+            mechs = auth_mechs(c.cmd("EHLO client.example")[1]) or []
+            eq(sorted(mechs), ["LOGIN", "PLAIN"], "default mechanisms with a passwd-file")
+            c.cmd("QUIT")
+    with Lab(users_text=SCRAM_USERS, settings=SCRAM_ON) as s:
+        with sub_session(s) as c:
+            (code, lines), ok = scram_login(c, "user1", "pass")
+            eq((code, lines), (235, [AUTH_OK]), "SCRAM for a {PLAIN} user")
+            check(ok, "server signature not verified")
+            c.cmd("QUIT")
+        with sub_session(s) as c:
+            (code, lines), ok = scram_login(c, "user1", "wrong")
+            eq(code, 535, "wrong password")
+            c.cmd("QUIT")
+
+
 @test("auth: SCRAM-SHA-256 with a wrong password, an unknown user or a tampered final -> 535")
 def t_scram_wrong():
-    with Lab(users_text=SCRAM_USERS) as s:
+    with Lab(users_text=SCRAM_USERS, settings=SCRAM_ON) as s:
         for user, pw in (("scram1", "wrong pw"), ("nosuchuser", "s3cret pw")):
             with sub_session(s) as c:
                 code, lines = c.cmd("AUTH SCRAM-SHA-256 " + b64("n,,n=%s,r=abcdefghijklmnop" %

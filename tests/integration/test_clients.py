@@ -372,7 +372,7 @@ SyncState *
 """
 
 
-def mbsync_rc(d, name, port, local, tls="SSLType None", mech="LOGIN"):
+def mbsync_rc(d, name, port, local, tls="SSLType None", mech="*"):
     os.makedirs(local, exist_ok=True)      # mbsync creates folders, not the store root
     rc = os.path.join(d, name)
     with open(rc, "w") as f:
@@ -659,7 +659,6 @@ def t_fetchmail():
 MUTTRC = """\
 set folder="imap://user1:{password}@127.0.0.1:{imap}/"
 set spoolfile="+INBOX"
-set imap_authenticators="plain:login"
 set smtp_url="smtp://127.0.0.1:{smtp}/"
 set from="user1@lala.local"
 set realname="User One"
@@ -827,11 +826,15 @@ def t_mutt():
 # ---- SCRAM-SHA-256 with the clients' default mechanism choice ----
 
 class ScramLab(ImapLab):
-    """ImapLab plus user "scram1" whose passwd-file entry is a SCRAM-SHA-256 secret.
-    (The {PLAIN} users cannot log in with SCRAM: the daemon offers SCRAM-SHA-256
-    but answers "no SCRAM secret stored" for them, and Cyrus SASL clients, which
-    pick SCRAM when offered, do not fall back. See the mbsync/mutt tests, which
-    therefore choose LOGIN/PLAIN.)"""
+    """ImapLab plus user "scram1" whose passwd-file entry is a SCRAM-SHA-256
+    secret, with SCRAM-SHA-256 offered (auth_mechanisms set: by default it is
+    offered only when every user has a SCRAM secret, i.e. SQLite databases;
+    {PLAIN} users get a secret made at login)."""
+
+    def __init__(self, *a, **kw):
+        st = dict(kw.pop("settings", None) or {})
+        st.setdefault("auth_mechanisms", "plain login scram-sha-256")
+        ImapLab.__init__(self, *a, settings=st, **kw)
 
     def start(self, *a, **kw):
         with open(self.users_file) as f:

@@ -379,7 +379,7 @@ def t_postfix_scram():
     import test_auth
     need_postfix()
     secret = test_auth.scram_secret(PASS)
-    with Estafeta() as s:
+    with Estafeta(settings={"auth_mechanisms": "plain login scram-sha-256"}) as s:
         with open(s.users_file, "a") as f:
             f.write("scram1:%s::::::\n" % secret)
         import signal

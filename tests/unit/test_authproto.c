@@ -436,8 +436,7 @@ static void
 test_prefixes(void **state)
 {
 	static const char *const lines[] = {
-		"AUTH\t17\tSCRAM-SHA-256\tservice=smtp\tnologin\trip=2001:db8::1\tsecured\t"
-		"resp=biwsbj11c2VyLHI9YWJj",
+		"AUTH\t17\tSCRAM-SHA-256\tservice=smtp\tnologin\trip=2001:db8::1\tsecured\tresp=biwsbj11c2VyLHI9YWJj",
 		"VERSION\t1\t2",
 		"CONT\t3\tUGFzc3dvcmQ6",
 		"CPID\t31337",
