@@ -401,6 +401,9 @@ login_done(struct imap_session *s, const char *tag, const char *user)
 	strlcpy(s->user, user, sizeof(s->user));
 	s->state = IS_AUTH;
 	conn_set_timeout(s->c, IDLE_TIMEOUT);
+	/* A whole command (an APPEND with its message) may now wait in memory. */
+	conn_set_input_max(s->c, (size_t)imap_server_conf(s->srv)->message_size_limit + MAX_LINE +
+	    4096);
 	s->fr = (struct imap_framer){ 0 };
 	log_info("sid=%s imap login user=%s from %s", s->sid, user, s->addr);
 	char caps[1024];

@@ -383,6 +383,13 @@ conn_fd(const struct conn *c)
 }
 
 void
+conn_set_input_max(struct conn *c, size_t ibuf_max)
+{
+	c->imax = ibuf_max;
+	conn_update(c);
+}
+
+void
 conn_set_timeout(struct conn *c, unsigned seconds)
 {
 	c->timeout = seconds;

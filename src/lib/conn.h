@@ -38,6 +38,9 @@ struct conn_ops {
 struct conn *conn_new(struct event_base *eb, int fd, const struct conn_ops *ops, void *arg,
     size_t ibuf_max, void *implicit_tls);
 int conn_fd(const struct conn *c);
+/* Change how much unconsumed input may wait (e.g. larger after a login,
+ * for APPEND literals). */
+void conn_set_input_max(struct conn *c, size_t ibuf_max);
 void conn_set_timeout(struct conn *c, unsigned seconds);
 
 /* Input not yet consumed (not NUL-terminated), and taking it. */

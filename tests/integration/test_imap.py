@@ -456,3 +456,92 @@ def t_adopt():
         typ, data = c.append("INBOX", None, None, b"Subject: new\r\n\r\nx\r\n")
         check(b"APPENDUID 1234567 60" in data[0], "next UID from N60: %r" % data)
         c.logout()
+
+
+@test("imap: many sessions on one folder: no flag update lost, expunges seen by all")
+def t_concurrent():
+    import threading
+    with ImapLab() as s:
+        c = s.login()
+        for i in range(20):
+            c.append("INBOX", None, None, b"Subject: m%d\r\n\r\nbody\r\n" % i)
+        c.logout()
+        errors = []
+
+        def worker(k):
+            try:
+                x = s.login()
+                x.select("INBOX")
+                for i in range(1, 21):
+                    typ, _ = x.store(str(i), "+FLAGS", "(kw%d)" % k)
+                    if typ != "OK":
+                        errors.append((k, i, typ))
+                x.noop()
+                x.logout()
+            except Exception as e:      # noqa: BLE001 - reported below
+                errors.append((k, repr(e)))
+        ts = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        eq(errors, [], "errors in the sessions")
+        c = s.login()
+        c.select("INBOX")
+        typ, data = c.fetch("1:*", "FLAGS")
+        for line in data:
+            for k in range(6):
+                check(b"kw%d" % k in line, "kw%d kept in %r" % (k, line))
+        # expunge in one session, the other hears it at its next NOOP
+        b = s.login()
+        b.select("INBOX")
+        c.store("1:5", "+FLAGS", r"\Deleted")
+        c.expunge()
+        b.noop()
+        exp = b.untagged_responses.get("EXPUNGE", [])
+        eq(len(exp), 5, "five EXPUNGEs in the other session: %r" % exp)
+        typ, data = b.select("INBOX")
+        eq(data[0], b"15", "15 left")
+        c.logout()
+        b.logout()
+
+
+@test("imap: deep MIME nesting and 100,000 parts: bounded time, valid BODYSTRUCTURE")
+def t_mime_bombs():
+    with ImapLab() as s:
+        c = s.login()
+        deep = "Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n"
+        for i in range(1, 2000):
+            deep += "--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i - 1, i)
+        deep += "--b1999\r\n\r\nleaf\r\n"
+        c.append("INBOX", None, None, deep.encode())
+        many = ["Subject: many\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n"]
+        many.append("--x\r\n\r\np\r\n" * 100000)
+        many.append("--x--\r\n")
+        c.append("INBOX", None, None, "".join(many).encode())
+        c.select("INBOX")
+        for i in (1, 2):
+            t0 = time.time()
+            typ, data = c.fetch(str(i), "(BODYSTRUCTURE)")
+            took = time.time() - t0
+            ok(typ, "fetch %d" % i)
+            bs = data[0] if isinstance(data[0], bytes) else data[0][0] + data[0][1]
+            check(bs.count(b"(") == bs.count(b")") or b"{" in bs, "balanced BODYSTRUCTURE %d" % i)
+            check(took < 20, "BODYSTRUCTURE %d took %.1f s" % (i, took))
+        ok(c.noop()[0], "still serving")
+        c.logout()
+
+
+@test("imap: a 5 MB APPEND is stored and read back byte for byte")
+def t_big_append():
+    with ImapLab() as s:
+        c = s.login()
+        body = b"".join(b"line %07d of a big message\r\n" % i for i in range(180000))
+        msg = b"Subject: big\r\n\r\n" + body
+        typ, data = c.append("INBOX", None, None, msg)
+        ok(typ, "append %d bytes" % len(msg))
+        c.select("INBOX")
+        typ, data = c.fetch("1", "(RFC822.SIZE BODY.PEEK[])")
+        eq(data[0][1], msg, "read back")
+        check(b"RFC822.SIZE %d" % len(msg) in data[0][0], "size: %r" % data[0][0][:80])
+        c.logout()
