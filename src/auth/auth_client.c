@@ -40,6 +40,7 @@ struct auth_client {
 	struct auth_request *reqs;
 	unsigned long next_id;
 	unsigned long long last_try_ms;
+	char ticket[128];	/* of the OK being reported */
 };
 
 static void ac_disconnect(struct auth_client *ac, const char *why);
@@ -122,8 +123,12 @@ ac_line(struct auth_client *ac, char *line, size_t len)
 		return;
 	if (strcmp(argv[0], "CONT") == 0)
 		r->cb(r->ctx, AUTH_CONTINUE, argc >= 3 ? argv[2] : "", NULL);
-	else if (strcmp(argv[0], "OK") == 0)
+	else if (strcmp(argv[0], "OK") == 0) {
+		const char *t = param(argv, argc, "ticket");
+		strlcpy(ac->ticket, t ? t : "", sizeof(ac->ticket));
 		req_finish(r, AUTH_OK, param(argv, argc, "resp"), param(argv, argc, "user"));
+		explicit_bzero(ac->ticket, sizeof(ac->ticket));
+	}
 	else if (strcmp(argv[0], "FAIL") == 0) {
 		bool temp = false;
 		for (int i = 2; i < argc; i++)
@@ -213,6 +218,12 @@ auth_client_new(struct event_base *eb, const char *socket_path)
 	ac->path = xstrdup(socket_path);
 	ac_connect(ac);
 	return ac;
+}
+
+const char *
+auth_client_ticket(const struct auth_client *ac)
+{
+	return ac->ticket;
 }
 
 void

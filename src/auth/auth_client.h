@@ -30,6 +30,9 @@ struct auth_request *auth_client_start(struct auth_client *ac, const char *mech,
     const char *service, const char *lip, const char *rip, bool secured, const char *resp,
     auth_cb cb, void *ctx);
 void auth_client_continue(struct auth_request *r, const char *b64);
+/* During an AUTH_OK callback: the service's ticket for the root parent
+ * (auth/ticket.h), "" when none. */
+const char *auth_client_ticket(const struct auth_client *ac);
 /* Forget the request: no more callbacks. */
 void auth_client_cancel(struct auth_request *r);
 #endif

@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "auth/authproto.h"
+#include "auth/ticket.h"
 #include "auth/password.h"
 #include "auth/sasl.h"
 #include "lib/log.h"
@@ -75,6 +76,7 @@ struct aconn {
 	struct areq *reqs;
 	bool version_ok;
 	unsigned long cpid;
+	bool internal;		/* our own sessions' socket: OK carries a ticket */
 };
 
 #define FAIL_SLOTS 4096
@@ -116,6 +118,7 @@ struct authd {
 	pthread_t *threads;
 	size_t nthreads;
 	int wake[2];
+	int internal_fd;	/* listening socket of the worker's connections */
 	struct event *wake_ev;
 
 	struct fail_slot *fails;
@@ -514,10 +517,18 @@ req_ok(struct areq *r, const char *final_b64)
 	}
 	log_debug("auth ok: service=%s mech=%s user=<%s> rip=%s cached=%s", r->service,
 	    mech_names[r->mech], u, r->rip, r->cached ? "yes" : "no");
+	/* For the worker: proof of this login for the root parent (system
+	 * users' mail processes). */
+	char tk[TICKET_MAX + 8] = "";
+	if (r->conn->internal && ticket_key_ready()) {
+		strlcpy(tk, "\tticket=", sizeof(tk));
+		if (!ticket_make(r->user, tk + 8, sizeof(tk) - 8))
+			tk[0] = '\0';
+	}
 	if (final_b64 != NULL)
-		send_line(r->conn, "OK\t%lu\tuser=%s\tresp=%s", r->id, u, final_b64);
+		send_line(r->conn, "OK\t%lu\tuser=%s%s\tresp=%s", r->id, u, tk, final_b64);
 	else
-		send_line(r->conn, "OK\t%lu\tuser=%s", r->id, u);
+		send_line(r->conn, "OK\t%lu\tuser=%s%s", r->id, u, tk);
 	req_done(r);
 }
 
@@ -883,6 +894,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		return;
 	struct aconn *c = xcalloc(1, sizeof(*c));
 	c->d = d;
+	c->internal = lfd == d->internal_fd;
 	c->bev = bufferevent_socket_new(d->eb, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		close(fd);
@@ -987,6 +999,7 @@ authd_main(const char *conf_path, struct conf *c, const int *lfds, size_t nlfds)
 	d.wake_ev = event_new(d.eb, d.wake[0], EV_READ | EV_PERSIST, on_wake, &d);
 	event_add(d.wake_ev, NULL);
 	struct event **lev = xcalloc(nlfds + 1, sizeof(*lev));
+	d.internal_fd = nlfds > 0 ? lfds[0] : -1;
 	for (size_t i = 0; i < nlfds; i++) {
 		evutil_make_socket_nonblocking(lfds[i]);
 		lev[i] = event_new(d.eb, lfds[i], EV_READ | EV_PERSIST, on_accept, &d);

@@ -17,7 +17,12 @@
 enum dest_status { DS_SENT = 0, DS_DEFER = 1, DS_BOUNCE = 2 };
 
 /* What one delivery write needs; also the privsep request (fixed size, no pointers). */
-enum dest_kind { DK_MAILDIR, DK_MBOX, DK_FILE, DK_PIPE };
+enum dest_kind { DK_MAILDIR, DK_MBOX, DK_FILE, DK_PIPE,
+	/* Not a delivery: hand a logged-in IMAP/POP3 session to the mail
+	 * process of a system user (user = login name, prefix = the auth
+	 * service's ticket, rcpt = IMAP tag, sender = "imap"/"pop3",
+	 * orig_rcpt = client address; the fds are the session's socket). */
+	DK_MAILPROC };
 struct dest_req {
 	int kind;
 	uid_t uid;

@@ -20,6 +20,7 @@
 #include "aliases/aliases.h"
 #include "conf/conf.h"
 #include "daemon/deliver.h"
+#include "daemon/mailproc.h"
 #include "daemon/serve.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -43,7 +44,7 @@ static bool
 req_valid(const struct dest_req *r)
 {
 	/* The unprivileged side is less trusted than we are: check everything. */
-	if (r->kind < DK_MAILDIR || r->kind > DK_PIPE || r->uid == 0 || r->gid == 0)
+	if (r->kind < DK_MAILDIR || r->kind > DK_MAILPROC || r->uid == 0 || r->gid == 0)
 		return false;
 	if (memchr(r->path, '\0', sizeof(r->path)) == NULL ||
 	    memchr(r->sender, '\0', sizeof(r->sender)) == NULL ||
@@ -284,6 +285,10 @@ handle_request(int psock, const struct pctx *p)
 		log_warn("privsep: invalid delivery request dropped");
 		goto out;
 	}
+	if (r.kind == DK_MAILPROC) {
+		mailproc_request(p->conf, p->udb, &r, fds[0]);
+		goto out;
+	}
 	if (!req_allowed(p, &r)) {
 		struct dest_result res = { .status = DS_DEFER };
 		strlcpy(res.dsn, "4.3.0", sizeof(res.dsn));
@@ -387,6 +392,7 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c, struct privsep_aux 
 		pid_t w;
 		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
 			kids_reaped(w);
+			mailproc_reaped(w);
 			if (aux && w == aux->pid && stopping) {
 				aux->pid = -1;
 				continue;
@@ -404,6 +410,7 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c, struct privsep_aux 
 			}
 			if (w == worker) {
 				kids_kill();
+				mailproc_stop_all();
 				aux_stop(aux);
 				pctx_free(&p);
 				if (WIFSIGNALED(status)) {
@@ -417,6 +424,7 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c, struct privsep_aux 
 			/* Worker closed its end: wait for it to exit. */
 			waitpid(worker, &status, 0);
 			kids_kill();
+			mailproc_stop_all();
 			aux_stop(aux);
 			pctx_free(&p);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

@@ -26,6 +26,7 @@
 #include "daemon/privsep.h"
 #include "daemon/sched.h"
 #include "daemon/tlsconf.h"
+#include "auth/ticket.h"
 #include "lib/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -156,6 +157,48 @@ user_maildir(void *ctx, const char *user, char *path, size_t sz)
 	if (mailbox_expand(w->conf->mailbox_path, &ui, path, sz) < 0)
 		return -1;
 	return 1;
+}
+
+/* A system user's session: the root parent starts (or finds) the user's
+ * mail process and gives it one end of a socketpair; the session relays
+ * through the other. */
+static int
+handoff(void *ctx, const struct imap_handoff *h)
+{
+	struct worker *w = ctx;
+	if (w->priv_fd < 0 || h->ticket == NULL || h->ticket[0] == '\0')
+		return -1;
+	struct dest_req r;
+	memset(&r, 0, sizeof(r));
+	r.kind = DK_MAILPROC;
+	r.uid = r.gid = 65534;	/* the parent finds the real ones */
+	strlcpy(r.user, h->user, sizeof(r.user));
+	r.prefix_len = strlcpy(r.prefix, h->ticket, sizeof(r.prefix));
+	strlcpy(r.rcpt, h->tag, sizeof(r.rcpt));
+	strlcpy(r.sender, h->proto, sizeof(r.sender));
+	strlcpy(r.orig_rcpt, h->addr, sizeof(r.orig_rcpt));
+	strlcpy(r.path, "/", sizeof(r.path));
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	int fds[2] = { sp[1], sp[1] };
+	char cbuf[CMSG_SPACE(sizeof(fds))];
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	ssize_t n = sendmsg(w->priv_fd, &mh, MSG_NOSIGNAL);
+	close(sp[1]);
+	if (n != (ssize_t)sizeof(r)) {
+		close(sp[0]);
+		return -1;
+	}
+	evutil_make_socket_nonblocking(sp[0]);
+	return sp[0];
 }
 
 static void
@@ -341,7 +384,7 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix,
 	snprintf(authpath, sizeof(authpath), "%s/private/auth", c->spool);
 	w.auth = auth_client_new(w.eb, authpath);
 	smtp_server_set_auth(w.smtp, w.auth);
-	struct imap_server_ops iops = { .user_maildir = user_maildir, .ctx = &w };
+	struct imap_server_ops iops = { .user_maildir = user_maildir, .handoff = handoff, .ctx = &w };
 	w.imap = imap_server_new(w.eb, c, &iops);
 	imap_server_set_auth(w.imap, w.auth);
 	for (size_t i = 0; i < nfds; i++) {
@@ -846,6 +889,10 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		as.close_fd2 = tsp[0];
 		as.tls_sock = tsp[0];
 		as.nlisteners = c->nlisteners;
+		/* The login ticket key: made after the worker is forked, so only
+		 * this process and the auth service (forked next) know it. */
+		if (!ticket_key_init())
+			log_warn("no randomness for the login ticket key: system users cannot read mail");
 		struct privsep_aux aux = { .spawn = auth_spawn, .hup = on_parent_hup, .ctx = &as };
 		aux.pid = auth_spawn(&as);
 		log_info("privileged parent pid=%d, worker pid=%d runs as %s", (int)getpid(), (int)pid,

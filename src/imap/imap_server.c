@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -309,6 +310,38 @@ int
 imap_server_user_maildir(struct imap_server *srv, const char *user, char *path, size_t sz)
 {
 	return srv->ops.user_maildir(srv->ops.ctx, user, path, sz);
+}
+
+int
+imap_server_handoff(struct imap_server *srv, const struct imap_handoff *h)
+{
+	return srv->ops.handoff != NULL ? srv->ops.handoff(srv->ops.ctx, h) : -1;
+}
+
+struct event_base *
+imap_server_eb(const struct imap_server *srv)
+{
+	return srv->eb;
+}
+
+void
+imap_server_adopt(struct imap_server *srv, int fd, const struct imap_handoff *h,
+    const char *maildir)
+{
+	if (strcmp(h->proto, "pop3") == 0) {
+		pop3_session_adopt(srv, srv->eb, fd, h->addr, h->user, maildir, &srv->pop3);
+		return;
+	}
+	struct sockaddr_un su = { .sun_family = AF_UNIX };
+	struct imap_session *s = imap_session_new(srv, srv->eb, fd, h->addr, (struct sockaddr *)&su,
+	    LISTEN_IMAP, NULL);
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+	imap_session_adopt(s, h->user, maildir, h->tag);
+	conn_kick(s->c);
 }
 
 bool

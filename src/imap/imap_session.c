@@ -15,7 +15,9 @@
 
 #include "auth/auth_client.h"
 #include "auth/sasl.h"
+#include "imap/imap_server.h"
 #include "imap/mutf7.h"
+#include "imap/relay.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -37,9 +39,11 @@ static void session_input(struct conn *c, void *arg);
 static void session_tls_ready(struct conn *c, void *arg);
 static void session_timeout(struct conn *c, void *arg);
 static void session_closed(struct conn *c, void *arg, const char *why);
+static void session_drained(struct conn *c, void *arg);
 
 static const struct conn_ops session_ops = {
 	.input = session_input,
+	.drained = session_drained,
 	.tls_ready = session_tls_ready,
 	.timeout = session_timeout,
 	.closed = session_closed,
@@ -352,8 +356,18 @@ imap_session_shutdown(struct imap_session *s)
 }
 
 static void
+session_drained(struct conn *c, void *arg)
+{
+	struct imap_session *s = arg;
+	(void)c;
+	if (s->relay != NULL)
+		relay_drained(s->relay);
+}
+
+static void
 session_free(struct imap_session *s)
 {
+	relay_free(&s->relay);
 	if (s->areq != NULL)
 		auth_client_cancel(s->areq);
 	view_free(s);
@@ -381,18 +395,39 @@ imap_session_destroy(struct imap_session *s)
 
 /* ---- login ---- */
 
+/* The login succeeded: the mail store here, or the user's mail process. */
 static void
-login_done(struct imap_session *s, const char *tag, const char *user)
+login_done(struct imap_session *s, const char *tag, const char *user, const char *ticket)
 {
 	char path[4096];
-	const char *err;
 	int r = imap_server_user_maildir(s->srv, user, path, sizeof(path));
+	if (r == 0) {
+		struct imap_handoff h = { .user = user, .ticket = ticket, .proto = "imap", .tag = tag,
+			.addr = s->addr };
+		int fd = imap_server_handoff(s->srv, &h);
+		if (fd >= 0) {
+			log_info("sid=%s imap login user=%s from %s: handed to the user's mail process",
+			    s->sid, user, s->addr);
+			strlcpy(s->user, user, sizeof(s->user));
+			s->state = IS_AUTH;
+			conn_set_timeout(s->c, 0);	/* the mail process keeps the time */
+			s->relay = relay_new(imap_server_eb(s->srv), s->c, fd);
+			return;
+		}
+	}
 	if (r <= 0) {
 		log_warn("sid=%s user=%s: %s", s->sid, user,
 		    r == 0 ? "no mail store this process can open" : "user lookup failed");
 		imap_tagged(s, tag, "NO [UNAVAILABLE] Mailbox is not available.");
 		return;
 	}
+	imap_session_adopt(s, user, path, tag);
+}
+
+void
+imap_session_adopt(struct imap_session *s, const char *user, const char *path, const char *tag)
+{
+	const char *err;
 	if (mailstore_open(path, &s->ms, &err) != 0) {
 		log_warn("sid=%s user=%s: mail store %s: %s", s->sid, user, path, err);
 		imap_tagged(s, tag, "NO [SERVERBUG] Mailbox is not available.");
@@ -425,7 +460,7 @@ auth_reply(void *ctx, enum auth_status st, const char *data, const char *user)
 	case AUTH_OK:
 		s->areq = NULL;
 		s->auth_exchange = false;
-		login_done(s, s->atag, user);
+		login_done(s, s->atag, user, auth_client_ticket(imap_server_auth(s->srv)));
 		break;
 	case AUTH_FAIL:
 		s->areq = NULL;
@@ -1768,7 +1803,16 @@ session_input(struct conn *c, void *arg)
 {
 	struct imap_session *s = arg;
 	const struct conf *cf = imap_server_conf(s->srv);
+	if (s->relay != NULL) {
+		relay_input(s->relay);
+		return;
+	}
 	for (;;) {
+		if (s->relay != NULL) {
+			/* Commands pipelined after the login belong to the mail process. */
+			relay_input(s->relay);
+			return;
+		}
 		if (s->auth_wait || s->state == IS_LOGOUT || imap_server_stopping(s->srv))
 			return;
 		size_t len;

@@ -42,6 +42,8 @@ struct imap_session {
 	char atag[IMAP_TAG_MAX + 1];
 	bool auth_wait, auth_exchange, auth_is_login;
 
+	struct relay *relay;		/* handed off: bytes go to the user's mail process */
+
 	/* IDLE */
 	bool idling;
 	char itag[IMAP_TAG_MAX + 1];
@@ -64,6 +66,10 @@ struct imap_session {
 struct imap_session *imap_session_new(struct imap_server *srv, struct event_base *eb, int fd,
     const char *addr, const struct sockaddr *sa, enum listen_kind kind, void *tls);
 void imap_session_start(struct imap_session *s);
+/* A session logged in elsewhere (mail process): open the store at maildir
+ * and answer the login with tag. */
+void imap_session_adopt(struct imap_session *s, const char *user, const char *maildir,
+    const char *tag);
 /* The selected folder changed: report now if idling, else at the next
  * command that may. */
 void imap_session_notify(struct imap_session *s);
@@ -84,6 +90,10 @@ void imap_box_set_envelope(struct imap_server *srv, const struct mailbox *mb, ui
 const struct conf *imap_server_conf(const struct imap_server *srv);
 struct auth_client *imap_server_auth(const struct imap_server *srv);
 int imap_server_user_maildir(struct imap_server *srv, const char *user, char *path, size_t sz);
+/* The owner's handoff (imap_server_ops); -1 when there is none. */
+struct imap_handoff;
+int imap_server_handoff(struct imap_server *srv, const struct imap_handoff *h);
+struct event_base *imap_server_eb(const struct imap_server *srv);
 bool imap_server_stopping(const struct imap_server *srv);
 void imap_server_unlink(struct imap_server *srv, struct imap_session *s);
 

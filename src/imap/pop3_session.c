@@ -13,8 +13,10 @@
 
 #include "auth/auth_client.h"
 #include "auth/sasl.h"
+#include "imap/imap_server.h"
 #include "imap/imap_session.h"
 #include "imap/pop3_session.h"
+#include "imap/relay.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -50,15 +52,18 @@ struct pop3_session {
 	struct pop3_msg *m;
 	size_t n;
 	struct pop3_session **list;	/* the server's list head */
+	struct relay *relay;		/* handed off to the user's mail process */
 };
 
 static void p3_input(struct conn *c, void *arg);
 static void p3_tls_ready(struct conn *c, void *arg);
 static void p3_timeout(struct conn *c, void *arg);
 static void p3_closed(struct conn *c, void *arg, const char *why);
+static void p3_drained(struct conn *c, void *arg);
 
 static const struct conn_ops p3_ops = {
 	.input = p3_input,
+	.drained = p3_drained,
 	.tls_ready = p3_tls_ready,
 	.timeout = p3_timeout,
 	.closed = p3_closed,
@@ -85,24 +90,47 @@ plaintext_ok(const struct pop3_session *s)
 	    (strcmp(cf->plaintext_auth_loopback, "yes") == 0 && s->loopback);
 }
 
-struct pop3_session *
-pop3_session_new(struct imap_server *srv, struct event_base *eb, int fd, const char *addr,
-    bool loopback, enum listen_kind kind, void *tls, struct pop3_session **list)
+static struct pop3_session *
+p3_alloc(struct imap_server *srv, const char *addr, struct pop3_session **list)
 {
 	static unsigned seq;
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
-	s->kind = kind;
 	s->list = list;
-	s->loopback = loopback;
 	strlcpy(s->addr, addr, sizeof(s->addr));
 	snprintf(s->sid, sizeof(s->sid), "%08X", ++seq ^ ((unsigned)getpid() << 20) ^ 0x80000u);
-	if (tls != NULL && SSL_CTX_up_ref(tls) == 1)
-		s->tls = tls;
 	s->next = *list;
 	if (*list)
 		(*list)->prev = s;
 	*list = s;
+	return s;
+}
+
+static void logged_in(struct pop3_session *s, const char *user, const char *path);
+
+struct pop3_session *
+pop3_session_adopt(struct imap_server *srv, struct event_base *eb, int fd, const char *addr,
+    const char *user, const char *maildir, struct pop3_session **list)
+{
+	struct pop3_session *s = p3_alloc(srv, addr, list);
+	s->kind = LISTEN_POP3;
+	s->c = conn_new(eb, fd, &p3_ops, s, POP3_LINE_MAX * 4, NULL);
+	logged_in(s, user, maildir);
+	if (s->state != PS_TRANS)
+		conn_close(s->c);
+	conn_kick(s->c);
+	return s;
+}
+
+struct pop3_session *
+pop3_session_new(struct imap_server *srv, struct event_base *eb, int fd, const char *addr,
+    bool loopback, enum listen_kind kind, void *tls, struct pop3_session **list)
+{
+	struct pop3_session *s = p3_alloc(srv, addr, list);
+	s->kind = kind;
+	s->loopback = loopback;
+	if (tls != NULL && SSL_CTX_up_ref(tls) == 1)
+		s->tls = tls;
 	s->c = conn_new(eb, fd, &p3_ops, s, POP3_LINE_MAX * 4, kind == LISTEN_POP3S ? s->tls : NULL);
 	log_info("sid=%s pop3 connect from %s", s->sid, s->addr);
 	conn_set_timeout(s->c, POP3_PRELOGIN_TIMEOUT);
@@ -131,10 +159,20 @@ p3_timeout(struct conn *c, void *arg)
 }
 
 static void
+p3_drained(struct conn *c, void *arg)
+{
+	struct pop3_session *s = arg;
+	(void)c;
+	if (s->relay != NULL)
+		relay_drained(s->relay);
+}
+
+static void
 p3_closed(struct conn *c, void *arg, const char *why)
 {
 	struct pop3_session *s = arg;
 	(void)c;
+	relay_free(&s->relay);
 	log_info("sid=%s pop3 disconnect from %s user=%s: %s", s->sid, s->addr,
 	    s->state == PS_AUTH ? "-" : s->user, why);
 	if (s->areq != NULL)
@@ -173,18 +211,39 @@ pop3_session_destroy(struct pop3_session *s)
 
 /* ---- login ---- */
 
+/* The login succeeded: the mail store here, or the user's mail process. */
 static void
-logged_in(struct pop3_session *s, const char *user)
+login_done(struct pop3_session *s, const char *user)
 {
 	char path[4096];
-	const char *err;
 	int r = imap_server_user_maildir(s->srv, user, path, sizeof(path));
+	if (r == 0) {
+		struct imap_handoff h = { .user = user, .proto = "pop3", .tag = "", .addr = s->addr,
+			.ticket = auth_client_ticket(imap_server_auth(s->srv)) };
+		int fd = imap_server_handoff(s->srv, &h);
+		if (fd >= 0) {
+			log_info("sid=%s pop3 login user=%s from %s: handed to the user's mail process",
+			    s->sid, user, s->addr);
+			strlcpy(s->user, user, sizeof(s->user));
+			s->state = PS_TRANS;
+			conn_set_timeout(s->c, 0);
+			s->relay = relay_new(imap_server_eb(s->srv), s->c, fd);
+			return;
+		}
+	}
 	if (r <= 0) {
 		log_warn("sid=%s user=%s: %s", s->sid, user,
 		    r == 0 ? "no mail store this process can open" : "user lookup failed");
 		out(s, "-ERR [SYS/TEMP] Mailbox is not available.");
 		return;
 	}
+	logged_in(s, user, path);
+}
+
+static void
+logged_in(struct pop3_session *s, const char *user, const char *path)
+{
+	const char *err;
 	s->mb = imap_box_open(s->srv, path, true, &err);
 	if (s->mb == NULL) {
 		log_warn("sid=%s user=%s: %s: %s", s->sid, user, path, err);
@@ -224,7 +283,7 @@ auth_reply(void *ctx, enum auth_status st, const char *data, const char *user)
 		s->areq = NULL;
 		s->auth_exchange = false;
 		if (st == AUTH_OK)
-			logged_in(s, user);
+			login_done(s, user);
 		else if (st == AUTH_FAIL)
 			out(s, "-ERR [AUTH] Authentication failed.");
 		else
@@ -515,6 +574,10 @@ p3_input(struct conn *c, void *arg)
 {
 	struct pop3_session *s = arg;
 	for (;;) {
+		if (s->relay != NULL) {
+			relay_input(s->relay);
+			return;
+		}
 		if (s->auth_wait || s->state == PS_DONE || imap_server_stopping(s->srv))
 			return;
 		size_t len;

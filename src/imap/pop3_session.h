@@ -14,6 +14,10 @@ struct pop3_session;
  * into *list; it unlinks itself when it ends. */
 struct pop3_session *pop3_session_new(struct imap_server *srv, struct event_base *eb, int fd,
     const char *addr, bool loopback, enum listen_kind kind, void *tls, struct pop3_session **list);
+/* A POP3 session logged in by another process (mail process): straight
+ * to the transaction state on maildir, answering the login. */
+struct pop3_session *pop3_session_adopt(struct imap_server *srv, struct event_base *eb, int fd,
+    const char *addr, const char *user, const char *maildir, struct pop3_session **list);
 /* Server stopping: -ERR and close (may free s at once). */
 void pop3_session_shutdown(struct pop3_session *s);
 void pop3_session_destroy(struct pop3_session *s);
