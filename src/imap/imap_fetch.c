@@ -720,25 +720,7 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 		struct seqset raw;
 		if (seqset_parse(cmd->args[0].str, s->mb->uidnext, SEQSET_UID, &s->saved, 100000, &raw,
 		    &err) == 0) {
-			uint32_t *g = NULL;
-			size_t ng = 0;
-			for (size_t r = 0; r < raw.n; r++)
-				for (uint64_t u = raw.r[r].lo; u <= raw.r[r].hi && u < s->mb->uidnext; u++)
-					if (mailbox_find(s->mb, (uint32_t)u) < 0) {
-						g = xreallocarray(g, ng + 1, sizeof(*g));
-						g[ng++] = (uint32_t)u;
-					}
-			if (ng > 0) {
-				struct seqset gs;
-				seqset_from_list(g, ng, &gs);
-				size_t l = seqset_format(&gs, NULL, 0);
-				char *t = xmalloc(l + 1);
-				seqset_format(&gs, t, l + 1);
-				imap_out(s, "* VANISHED (EARLIER) %s\r\n", t);
-				free(t);
-				seqset_free(&gs);
-			}
-			free(g);
+			imap_vanished_earlier(s, &raw);
 			seqset_free(&raw);
 		}
 	}
@@ -886,14 +868,9 @@ imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 		imap_box_changed(s->srv, mb, s);
 	}
 	if (nmod > 0) {
-		struct seqset ms;
-		seqset_from_list(modified, nmod, &ms);
-		size_t l = seqset_format(&ms, NULL, 0);
-		char *t = xmalloc(l + 1);
-		seqset_format(&ms, t, l + 1);
+		char *t = seqset_list_str(modified, nmod);
 		imap_tagged(s, cmd->tag, "OK [MODIFIED %s] Conditional store failed.", t);
 		free(t);
-		seqset_free(&ms);
 	} else if (gone)
 		imap_tagged(s, cmd->tag, "NO [EXPUNGEISSUED] Some messages were expunged.");
 	else

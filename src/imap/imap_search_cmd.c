@@ -70,26 +70,37 @@ view_msgs(struct imap_session *s, size_t *n_r)
 	return v;
 }
 
-void
-imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
+/* Parse and bind a search program; NULL with the reply sent. */
+static struct search_prog *
+program(struct imap_session *s, const struct imap_cmd *cmd, const struct imap_arg *args,
+    size_t nargs, unsigned flags)
 {
 	struct search_prog *p;
 	const char *err;
-	int r = imap_search_parse(cmd->args, cmd->nargs, 0, &p, &err);
+	int r = imap_search_parse(args, nargs, flags, &p, &err);
 	if (r == SEARCH_BADCHARSET) {
 		imap_tagged(s, cmd->tag, "NO [BADCHARSET (UTF-8 US-ASCII)] %s", err);
-		return;
+		return NULL;
 	}
 	if (r != SEARCH_OK) {
 		imap_tagged(s, cmd->tag, "BAD %s", err);
-		return;
+		return NULL;
 	}
 	if (imap_search_bind(p, (uint32_t)s->n, s->n ? s->uids[s->n - 1] : 0, &s->saved,
 	    &err) != 0) {
 		imap_search_free(p);
 		imap_tagged(s, cmd->tag, "BAD %s", err);
-		return;
+		return NULL;
 	}
+	return p;
+}
+
+void
+imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
+{
+	struct search_prog *p = program(s, cmd, cmd->args, cmd->nargs, 0);
+	if (p == NULL)
+		return;
 	if (imap_search_has_modseq(p))
 		s->condstore = true;
 	size_t n;
@@ -144,22 +155,10 @@ imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd, bool uid, bool
 		    SORT_E_CRITERIA : err);
 		return;
 	}
-	struct search_prog *p;
-	int r = imap_search_parse(cmd->args + 1, cmd->nargs - 1, SEARCH_F_CHARSET_FIRST, &p, &err);
-	if (r == SEARCH_BADCHARSET) {
-		imap_tagged(s, cmd->tag, "NO [BADCHARSET (UTF-8 US-ASCII)] %s", err);
+	struct search_prog *p = program(s, cmd, cmd->args + 1, cmd->nargs - 1,
+	    SEARCH_F_CHARSET_FIRST);
+	if (p == NULL)
 		return;
-	}
-	if (r != SEARCH_OK) {
-		imap_tagged(s, cmd->tag, "BAD %s", err);
-		return;
-	}
-	if (imap_search_bind(p, (uint32_t)s->n, s->n ? s->uids[s->n - 1] : 0, &s->saved,
-	    &err) != 0) {
-		imap_search_free(p);
-		imap_tagged(s, cmd->tag, "BAD %s", err);
-		return;
-	}
 	size_t n, k = 0;
 	struct search_msg *v = view_msgs(s, &n);
 	struct msg_src src = { .s = s };

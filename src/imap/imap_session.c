@@ -184,14 +184,9 @@ imap_view_update(struct imap_session *s, bool expunges)
 		}
 		s->n = w;
 		if (ngone > 0) {
-			struct seqset set;
-			seqset_from_list(gone, ngone, &set);
-			size_t l = seqset_format(&set, NULL, 0);
-			char *t = xmalloc(l + 1);
-			seqset_format(&set, t, l + 1);
+			char *t = seqset_list_str(gone, ngone);
 			imap_out(s, "* VANISHED %s\r\n", t);
 			free(t);
-			seqset_free(&set);
 		}
 		free(gone);
 	}
@@ -228,6 +223,29 @@ imap_view_update(struct imap_session *s, bool expunges)
 	}
 	if (expunges || s->n == mb->n)
 		s->modseq_seen = mb->highestmodseq;
+}
+
+void
+imap_vanished_earlier(struct imap_session *s, const struct seqset *uids)
+{
+	struct mailbox *mb = s->mb;
+	uint32_t *gone = NULL;
+	size_t ng = 0, cap = 0;
+	for (size_t r = 0; r < uids->n; r++)
+		for (uint64_t u = uids->r[r].lo; u <= uids->r[r].hi && u < mb->uidnext; u++)
+			if (mailbox_find(mb, (uint32_t)u) < 0) {
+				if (ng == cap) {
+					cap = cap ? cap * 2 : 64;
+					gone = xreallocarray(gone, cap, sizeof(*gone));
+				}
+				gone[ng++] = (uint32_t)u;
+			}
+	if (ng > 0) {
+		char *t = seqset_list_str(gone, ng);
+		imap_out(s, "* VANISHED (EARLIER) %s\r\n", t);
+		free(t);
+	}
+	free(gone);
 }
 
 void
@@ -781,26 +799,7 @@ cmd_select(struct imap_session *s, const struct imap_cmd *cmd, bool examine)
 			known.r[0] = r;
 			known.n = 1;
 		}
-		uint32_t *gone = NULL;
-		size_t ng = 0;
-		for (size_t r = 0; r < known.n; r++) {
-			for (uint64_t u = known.r[r].lo; u <= known.r[r].hi && u < mb->uidnext; u++)
-				if (mailbox_find(mb, (uint32_t)u) < 0) {
-					gone = xreallocarray(gone, ng + 1, sizeof(*gone));
-					gone[ng++] = (uint32_t)u;
-				}
-		}
-		if (ng > 0) {
-			struct seqset g;
-			seqset_from_list(gone, ng, &g);
-			size_t l = seqset_format(&g, NULL, 0);
-			char *t = xmalloc(l + 1);
-			seqset_format(&g, t, l + 1);
-			imap_out(s, "* VANISHED (EARLIER) %s\r\n", t);
-			free(t);
-			seqset_free(&g);
-		}
-		free(gone);
+		imap_vanished_earlier(s, &known);
 		seqset_free(&known);
 		for (size_t i = 0; i < s->n; i++) {
 			long mi = imap_msg_index(s, i + 1);
@@ -905,9 +904,10 @@ cmd_delete(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	const char *err;
 	if (s->state == IS_SELECTED && strcmp(s->mbname, mailstore_canon(name)) == 0) {
-		/* Deleting the selected folder closes it (as Dovecot). */
+		/* Deleting the selected folder unselects it. */
 		close_folder(s, false);
-		imap_out(s, "* BYE Selected mailbox was deleted.\r\n");
+		if (s->rev2 || s->qresync)
+			imap_out(s, "* OK [CLOSED] Selected mailbox was deleted.\r\n");
 	}
 	if (mailstore_delete(&s->ms, name, &err) != 0)
 		imap_tagged(s, cmd->tag, "NO %s", err);
@@ -1397,16 +1397,12 @@ cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		imap_tagged(s, cmd->tag, "%s", fail);
 	} else {
-		struct seqset set;
-		seqset_from_list(uids, done, &set);
-		char u[4096];
-		if (seqset_format(&set, u, sizeof(u)) >= sizeof(u))
-			snprintf(u, sizeof(u), "%u", uids[done - 1]);
-		seqset_free(&set);
+		char *u = seqset_list_str(uids, done);
 		imap_box_changed(s->srv, mb, s);
 		if (s->mb == mb)
 			imap_view_update(s, false);
 		imap_tagged(s, cmd->tag, "OK [APPENDUID %u %s] Append completed.", mb->uidvalidity, u);
+		free(u);
 	}
 	free(uids);
 	imap_box_close(s->srv, &mb);

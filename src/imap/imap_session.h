@@ -119,6 +119,10 @@ void imap_out(struct imap_session *s, const char *fmt, ...) __attribute__((forma
 void imap_write(struct imap_session *s, const void *p, size_t n);
 void imap_tagged(struct imap_session *s, const char *tag, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* "* VANISHED (EARLIER) ..." for the UIDs of the set (below UIDNEXT) that
+ * the folder no longer has (QRESYNC: MODSEQs of expunged messages are not
+ * kept, so every such UID is reported, as RFC 7162 3.2.5.1 allows). */
+void imap_vanished_earlier(struct imap_session *s, const struct seqset *uids);
 /* This session changed flags itself (and answered with them): when the
  * view was current before (HIGHESTMODSEQ was `before`), it still is. */
 void imap_own_change(struct imap_session *s, uint64_t before);

@@ -234,3 +234,15 @@ seqset_from_list(const uint32_t *v, size_t n, struct seqset *out)
 	}
 	normalize(out);
 }
+
+char *
+seqset_list_str(const uint32_t *v, size_t n)
+{
+	struct seqset set;
+	seqset_from_list(v, n, &set);
+	size_t l = seqset_format(&set, NULL, 0);
+	char *t = xmalloc(l + 1);
+	seqset_format(&set, t, l + 1);
+	seqset_free(&set);
+	return t;
+}

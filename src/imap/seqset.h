@@ -46,6 +46,8 @@ uint64_t seqset_count(const struct seqset *s);
  * returns the length without the NUL; when that is >= outsz nothing is
  * written (out may be NULL then). */
 size_t seqset_format(const struct seqset *s, char *out, size_t outsz);
+/* The canonical text of the set of numbers v[0..n), malloc'd. */
+char *seqset_list_str(const uint32_t *v, size_t n);
 /* Build from a sorted-or-not list of numbers (for UIDPLUS, ESEARCH);
  * duplicates are merged, 0 is left out. */
 void seqset_from_list(const uint32_t *v, size_t n, struct seqset *out);
