@@ -72,8 +72,12 @@ struct imap_server {
 	int ino_fd;
 	struct event *ino_ev;
 	struct event *box_timer;
+	struct event *poll_timer;	/* changes inotify cannot report (no watch, NFS) */
 	bool stopping;
 };
+
+#define POLL_FAST	1	/* seconds, when a folder has no inotify watch */
+#define POLL_SLOW	30	/* otherwise, as a safety net */
 
 /* ---- shared folders ---- */
 
@@ -99,6 +103,9 @@ imap_box_open(struct imap_server *srv, const char *dir, bool create, const char 
 		b->wd_new = inotify_add_watch(srv->ino_fd, p, mask);
 		snprintf(p, sizeof(p), "%s/cur", dir);
 		b->wd_cur = inotify_add_watch(srv->ino_fd, p, mask);
+		if (b->wd_new < 0 || b->wd_cur < 0)
+			log_warn("inotify watch on %s: %s (checked every %d s instead)", dir,
+			    strerror(errno), POLL_FAST);
 	}
 	b->next = srv->boxes;
 	srv->boxes = b;
@@ -281,6 +288,29 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Sync the folders in use on a timer: every second those without inotify
+ * watches (instance or watch limits reached, file systems without
+ * inotify), the others now and then. */
+static void
+on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_server *srv = arg;
+	(void)fd;
+	(void)what;
+	static unsigned tick;
+	tick++;
+	for (struct openbox *b = srv->boxes; b; b = b->next) {
+		if (b->idle_since != 0)
+			continue;
+		bool watched = b->wd_new >= 0 && b->wd_cur >= 0;
+		if (watched && tick % (POLL_SLOW / POLL_FAST) != 0)
+			continue;
+		const char *err;
+		if (mailbox_sync(b->mb, false, &err) > 0)
+			imap_box_changed(srv, b->mb, NULL);
+	}
+}
+
 void
 imap_server_touch(struct imap_server *srv, const char *maildir)
 {
@@ -440,8 +470,12 @@ imap_server_new(struct event_base *eb, const struct conf *c, const struct imap_s
 		s->ino_ev = event_new(eb, s->ino_fd, EV_READ | EV_PERSIST, on_inotify, s);
 		event_add(s->ino_ev, NULL);
 	} else
-		log_warn("inotify: %s (IDLE then polls)", strerror(errno));
+		log_warn("inotify: %s (open folders are checked every %d s instead)", strerror(errno),
+		    POLL_FAST);
 	s->box_timer = evtimer_new(eb, on_box_timer, s);
+	s->poll_timer = event_new(eb, -1, EV_PERSIST, on_poll, s);
+	struct timeval ptv = { .tv_sec = POLL_FAST };
+	event_add(s->poll_timer, &ptv);
 	return s;
 }
 
@@ -527,6 +561,7 @@ imap_server_free(struct imap_server **sp)
 		box_free(s, b);
 	}
 	event_free(s->box_timer);
+	event_free(s->poll_timer);
 	if (s->ino_ev)
 		event_free(s->ino_ev);
 	if (s->ino_fd >= 0)
