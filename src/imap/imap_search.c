@@ -1,62 +1,19 @@
 /* imap_search: IMAP SEARCH programs and responses (pure, bounded, no I/O). */
 #include "imap/imap_search.h"
 
-#include <errno.h>
 #include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "lib/buf.h"
 #include "lib/util.h"
 #include "mail/mime.h"
 #include "store/mflags.h"
 
 #define NONE	UINT32_MAX
 #define MODSEQ_MAX	((uint64_t)INT64_MAX)	/* mod-sequence-value is 63-bit */
-
-/* ---- a growing buffer ---- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void
-sb_add(struct sbuf *b, const void *s, size_t n)
-{
-	if (b->cap - b->len < n + 1) {
-		if (n > SIZE_MAX / 4 - b->len)
-			abort();
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_adds(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void
-sb_addc(struct sbuf *b, char c)
-{
-	sb_add(b, &c, 1);
-}
-
-static void
-sb_addu(struct sbuf *b, unsigned long long v)
-{
-	char tmp[32];
-	int k = snprintf(tmp, sizeof(tmp), "%llu", v);
-
-	sb_add(b, tmp, (size_t)k);
-}
 
 /* ---- case folding ---- */
 
@@ -198,13 +155,9 @@ imap_casefold(const char *s, size_t len, size_t *outlen)
 
 /* Append s folded. */
 static void
-sb_fold(struct sbuf *b, const char *s, size_t n)
+buf_fold(struct buf *b, const char *s, size_t n)
 {
-	sb_add(b, NULL, 0);
-	if (b->cap - b->len < n + 1) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
+	buf_need(b, n);
 	b->len += fold_into(b->p + b->len, s, n);
 	b->p[b->len] = '\0';
 }
@@ -297,273 +250,21 @@ name_is(const char *s, size_t n, const char *lit)
 	return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
 }
 
-/* ---- address lists (RFC 5322 3.4, obsolete forms tolerated) ---- */
-
-enum { T_END, T_ATOM, T_QUOTED, T_DLIT, T_CHAR };
-
-struct alex {
-	const char *s;
-	size_t n, i;
-	int t;
-	char ch;		/* T_CHAR */
-	size_t ts, te;		/* token text */
-	bool space;		/* blanks or a comment before the token */
-	bool comment;		/* a comment since last cleared */
-	size_t cs, ce;		/* the inside of the last comment */
-};
-
-static bool
-is_aspecial(char c)
-{
-	return c == '<' || c == '>' || c == '@' || c == ',' || c == ';' || c == ':' || c == '.';
-}
-
-static bool
-is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static void
-alex_next(struct alex *l)
-{
-	const char *s = l->s;
-	size_t n = l->n, i = l->i, depth, start;
-	char close;
-
-	l->space = false;
-	for (;;) {
-		while (i < n && is_blank(s[i])) {
-			i++;
-			l->space = true;
-		}
-		if (i >= n || s[i] != '(')
-			break;
-		/* comments nest; a counter, not recursion */
-		for (depth = 0, start = i; i < n; i++) {
-			if (s[i] == '\\' && i + 1 < n)
-				i++;
-			else if (s[i] == '(')
-				depth++;
-			else if (s[i] == ')' && --depth == 0)
-				break;
-		}
-		l->cs = start + 1;
-		l->ce = i;
-		l->comment = true;
-		l->space = true;
-		if (i < n)
-			i++;
-	}
-	l->ts = i;
-	if (i >= n) {
-		l->t = T_END;
-		l->te = l->i = n;
-		return;
-	}
-	if (s[i] == '"' || s[i] == '[') {
-		close = s[i] == '"' ? '"' : ']';
-		for (i++; i < n && s[i] != close; i++)
-			if (s[i] == '\\' && i + 1 < n)
-				i++;
-		if (i < n)
-			i++;
-		l->t = close == '"' ? T_QUOTED : T_DLIT;
-	} else if (is_aspecial(s[i])) {
-		l->t = T_CHAR;
-		l->ch = s[i++];
-	} else {
-		while (i < n && !is_blank(s[i]) && s[i] != '(' && s[i] != '"' && s[i] != '[' &&
-		    !is_aspecial(s[i]))
-			i++;
-		l->t = T_ATOM;
-	}
-	l->te = l->i = i;
-}
-
-static bool
-alex_is(const struct alex *l, char c)
-{
-	return l->t == T_CHAR && l->ch == c;
-}
-
-/* The token's text, unquoted, line breaks dropped. */
-static void
-alex_text(struct sbuf *b, const struct alex *l)
-{
-	size_t i = l->ts, e = l->te;
-	bool q = l->t == T_QUOTED;
-
-	if (q) {
-		i++;
-		if (e > i && l->s[e - 1] == '"')
-			e--;
-	}
-	for (; i < e; i++) {
-		if (l->s[i] == '\r' || l->s[i] == '\n')
-			continue;
-		if (q && l->s[i] == '\\' && i + 1 < e)
-			i++;
-		sb_addc(b, l->s[i]);
-	}
-}
-
-/* Words and dots (a local part or a domain); two words in a row end it. */
-static void
-dot_words(struct alex *l, struct sbuf *b, bool domain)
-{
-	bool want_word = true;
-
-	while (l->t == T_ATOM || l->t == T_QUOTED || (domain && l->t == T_DLIT) ||
-	    alex_is(l, '.')) {
-		if (l->t != T_CHAR) {
-			if (!want_word)
-				break;
-			want_word = false;
-		} else
-			want_word = true;
-		alex_text(b, l);
-		alex_next(l);
-	}
-}
-
-struct alist {
-	struct imap_mailbox *v;
-	size_t n, cap, max;
-};
-
-static void
-add_mailbox(struct alist *a, const struct sbuf *name, const struct sbuf *local,
-    const struct sbuf *domain)
-{
-	struct imap_mailbox *mb;
-
-	if (a->n >= a->max)
-		return;
-	if (a->n == a->cap) {
-		a->cap = a->cap ? a->cap * 2 : 4;
-		a->v = xreallocarray(a->v, a->cap, sizeof(*a->v));
-	}
-	mb = &a->v[a->n++];
-	mb->name = name->len > 0 ? mime_decode_words(name->p, name->len) : xstrdup("");
-	mb->local = xstrndup(local->len > 0 ? local->p : "", local->len);
-	mb->domain = xstrndup(domain->len > 0 ? domain->p : "", domain->len);
-}
+/* ---- address lists: mime.c's parser, as SEARCH has always read them ---- */
 
 size_t
 imap_mailboxes(const char *value, size_t len, size_t max, struct imap_mailbox **out)
 {
-	struct alist a = { NULL, 0, 0, max };
-	struct sbuf name = { 0 }, local = { 0 }, domain = { 0 }, skip = { 0 };
-	struct alex l, save;
-	size_t nwords;
-	bool in_group = false;
-
-	memset(&l, 0, sizeof(l));
-	l.s = value;
-	l.n = len;
-	alex_next(&l);
-	while (l.t != T_END && a.n < max) {
-		if (alex_is(&l, ',')) {
-			alex_next(&l);
-			continue;
-		}
-		if (alex_is(&l, ';')) {
-			in_group = false;
-			alex_next(&l);
-			continue;
-		}
-		save = l;
-		name.len = local.len = domain.len = 0;
-		for (nwords = 0; l.t == T_ATOM || l.t == T_QUOTED || alex_is(&l, '.'); nwords++) {
-			if (nwords > 0 && l.space)
-				sb_addc(&name, ' ');
-			alex_text(&name, &l);
-			alex_next(&l);
-		}
-		if (alex_is(&l, ':') && nwords > 0 && !in_group) {
-			in_group = true;	/* a group's name is no mailbox */
-			alex_next(&l);
-			continue;
-		}
-		if (alex_is(&l, '<')) {
-			alex_next(&l);
-			/* obs-route "@a,@b:" is dropped */
-			if (alex_is(&l, '@')) {
-				while (alex_is(&l, '@') || alex_is(&l, ',')) {
-					alex_next(&l);
-					skip.len = 0;
-					dot_words(&l, &skip, true);
-				}
-				if (alex_is(&l, ':'))
-					alex_next(&l);
-			}
-			dot_words(&l, &local, false);
-			if (alex_is(&l, '@')) {
-				alex_next(&l);
-				dot_words(&l, &domain, true);
-			}
-			if (alex_is(&l, '>'))
-				alex_next(&l);
-			add_mailbox(&a, &name, &local, &domain);
-		} else {
-			/* an addr-spec; a comment after it is the name */
-			l = save;
-			l.comment = false;
-			name.len = 0;
-			dot_words(&l, &local, false);
-			if (alex_is(&l, '@')) {
-				alex_next(&l);
-				dot_words(&l, &domain, true);
-			}
-			if (local.len > 0 || domain.len > 0) {
-				if (l.comment)
-					for (size_t i = l.cs; i < l.ce; i++)
-						if (l.s[i] != '\r' && l.s[i] != '\n')
-							sb_addc(&name, l.s[i]);
-				add_mailbox(&a, &name, &local, &domain);
-			} else if (l.t == save.t && l.ts == save.ts)
-				alex_next(&l);	/* always move on */
-		}
-		while (l.t != T_END && !alex_is(&l, ',') && !alex_is(&l, ';'))
-			alex_next(&l);
-	}
-	free(name.p);
-	free(local.p);
-	free(domain.p);
-	free(skip.p);
-	*out = a.v;
-	return a.n;
+	return mime_addresses(value, len, max, MIME_ADDR_SEARCH | MIME_ADDR_DECODE, out);
 }
 
 void
 imap_mailboxes_free(struct imap_mailbox *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].local);
-		free(v[i].domain);
-	}
-	free(v);
+	mime_addresses_free(v, n);
 }
 
 /* ---- dates ---- */
-
-static long long
-days_from_civil(long long y, unsigned m, unsigned d)
-{
-	long long era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (long long)doe - 719468;
-}
 
 /* The calendar day of t in the zone tz (minutes east). Clamped so that
  * absurd stored values cannot overflow. */
@@ -612,7 +313,7 @@ parse_date(const char *s, long long *day)
 	if (s[4] != '\0' || d < 1 || d > mdays[m] ||
 	    (m == 1 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
 		return -1;
-	*day = days_from_civil(y, (unsigned)m + 1, d);
+	*day = mime_days_from_civil(y, (unsigned)m + 1, d);
 	return 0;
 }
 
@@ -1206,9 +907,9 @@ struct mctx {
 	bool sent_done;
 	long long sent_day;
 	bool text_done;
-	struct sbuf hdrtext;	/* "NAME: value\n" of every field, folded */
+	struct buf hdrtext;	/* "NAME: value\n" of every field, folded */
 	bool body_done;
-	struct sbuf body;	/* decoded body text, folded */
+	struct buf body;	/* decoded body text, folded */
 	iconv_t cd;		/* the last charset's converter */
 	char cd_name[64];
 	unsigned opens;
@@ -1259,28 +960,28 @@ static void
 field_addrs(struct fcache *fc)
 {
 	struct imap_mailbox *mb;
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	size_t n, i, k;
 
 	if (fc->addrs != NULL)
 		return;
 	n = imap_mailboxes(fc->f.value, fc->f.value_len, SIZE_MAX, &mb);
-	sb_add(&b, NULL, 0);
+	buf_reset(&b);
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			sb_adds(&b, ", ");
+			buf_adds(&b, ", ");
 		if (mb[i].name[0] != '\0') {
 			k = squeeze(mb[i].name, strlen(mb[i].name), true);
-			sb_fold(&b, mb[i].name, k);
-			sb_adds(&b, " <");
+			buf_fold(&b, mb[i].name, k);
+			buf_adds(&b, " <");
 		}
-		sb_fold(&b, mb[i].local, strlen(mb[i].local));
+		buf_fold(&b, mb[i].local, strlen(mb[i].local));
 		if (mb[i].domain[0] != '\0') {
-			sb_addc(&b, '@');
-			sb_fold(&b, mb[i].domain, strlen(mb[i].domain));
+			buf_addc(&b, '@');
+			buf_fold(&b, mb[i].domain, strlen(mb[i].domain));
 		}
 		if (mb[i].name[0] != '\0')
-			sb_addc(&b, '>');
+			buf_addc(&b, '>');
 	}
 	imap_mailboxes_free(mb, n);
 	fc->addrs = b.p;
@@ -1347,107 +1048,19 @@ sent_day(struct mctx *c)
 
 /* "NAME: value\n" for each field of a header block, decoded and folded. */
 static void
-header_text(struct sbuf *b, const char *h, size_t len)
+header_text(struct buf *b, const char *h, size_t len)
 {
 	struct imap_hfield f;
 	size_t pos = 0, k;
 	char *v;
 
 	while (imap_header_next(h, len, &pos, &f, NULL)) {
-		sb_fold(b, f.name, f.name_len);
-		sb_adds(b, ": ");
+		buf_fold(b, f.name, f.name_len);
+		buf_adds(b, ": ");
 		v = hval_norm(f.value, f.value_len, &k);
-		sb_add(b, v, k);
+		buf_add(b, v, k);
 		free(v);
-		sb_addc(b, '\n');
-	}
-}
-
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Lenient base64: junk is skipped, "=" ends a group (some senders glue
- * encoded blocks together). */
-static void
-decode_b64(struct sbuf *o, const char *s, size_t n)
-{
-	unsigned acc = 0;
-	int bits = 0, v;
-	size_t i;
-	char c;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '=') {
-			acc = 0;
-			bits = 0;
-			continue;
-		}
-		if ((v = b64val((unsigned char)s[i])) < 0)
-			continue;
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			c = (char)(acc >> bits);
-			sb_addc(o, c);
-		}
-	}
-}
-
-static void
-decode_qp(struct sbuf *o, const char *s, size_t n)
-{
-	size_t i = 0, j;
-	int hi, lo;
-
-	while (i < n) {
-		if (s[i] != '=') {
-			sb_addc(o, s[i++]);
-			continue;
-		}
-		/* soft line break: "=" blanks line-end */
-		for (j = i + 1; j < n && (s[j] == ' ' || s[j] == '\t'); j++)
-			;
-		if (j < n && s[j] == '\n') {
-			i = j + 1;
-			continue;
-		}
-		if (j + 1 < n && s[j] == '\r' && s[j + 1] == '\n') {
-			i = j + 2;
-			continue;
-		}
-		if (i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-			sb_addc(o, (char)(hi << 4 | lo));
-			i += 3;
-			continue;
-		}
-		sb_addc(o, s[i++]);
+		buf_addc(b, '\n');
 	}
 }
 
@@ -1474,55 +1087,17 @@ converter(struct mctx *c, const char *cs)
 	return c->cd;
 }
 
-/* Convert to UTF-8; undecodable bytes become U+FFFD. */
-static void
-convert(struct sbuf *o, iconv_t cd, const char *s, size_t n)
-{
-	char tmp[1024], *in = (char *)s, *op;
-	size_t inleft = n, oleft, r;
-	int e;
-
-	iconv(cd, NULL, NULL, NULL, NULL);
-	while (inleft > 0) {
-		op = tmp;
-		oleft = sizeof(tmp);
-		r = iconv(cd, &in, &inleft, &op, &oleft);
-		e = errno;
-		sb_add(o, tmp, (size_t)(op - tmp));
-		if (r != (size_t)-1)
-			break;
-		if (e == E2BIG && op != tmp)
-			continue;
-		sb_adds(o, "\xef\xbf\xbd");
-		if (e == EINVAL || inleft == 0)
-			break;
-		in++;
-		inleft--;
-	}
-	op = tmp;
-	oleft = sizeof(tmp);
-	if (iconv(cd, NULL, NULL, &op, &oleft) != (size_t)-1)
-		sb_add(o, tmp, (size_t)(op - tmp));
-}
-
 /* One leaf part's text: transfer decoding, then charset conversion. */
 static void
-leaf_text(struct mctx *c, const struct mime_part *p, struct sbuf *tmp, struct sbuf *tmp2)
+leaf_text(struct mctx *c, const struct mime_part *p, struct buf *tmp, struct buf *tmp2)
 {
 	const char *s = c->data + p->body_off;
 	size_t n = p->body_len;
 	const struct mime_param *cs;
 	iconv_t cd;
 
-	if (!p->opaque && p->encoding != NULL && strcmp(p->encoding, "BASE64") == 0) {
-		tmp->len = 0;
-		decode_b64(tmp, s, n);
-		s = tmp->p;
-		n = tmp->len;
-	} else if (!p->opaque && p->encoding != NULL &&
-	    strcmp(p->encoding, "QUOTED-PRINTABLE") == 0) {
-		tmp->len = 0;
-		decode_qp(tmp, s, n);
+	tmp->len = 0;
+	if (!p->opaque && mime_decode_body(p->encoding, s, n, tmp)) {
 		s = tmp->p;
 		n = tmp->len;
 	}
@@ -1531,13 +1106,13 @@ leaf_text(struct mctx *c, const struct mime_part *p, struct sbuf *tmp, struct sb
 	    cs->value != NULL && !is_utf8_name(cs->value) &&
 	    (cd = converter(c, cs->value)) != (iconv_t)-1) {
 		tmp2->len = 0;
-		convert(tmp2, cd, s, n);
+		mime_iconv(cd, s, n, false, tmp2);
 		s = tmp2->p;
 		n = tmp2->len;
 	}
 	if (n > 0)
-		sb_fold(&c->body, s, n);
-	sb_addc(&c->body, '\n');
+		buf_fold(&c->body, s, n);
+	buf_addc(&c->body, '\n');
 }
 
 struct bwork {
@@ -1550,13 +1125,13 @@ load_body(struct mctx *c)
 {
 	struct mime_msg mm;
 	struct bwork *st = NULL, w;
-	struct sbuf tmp = { 0 }, tmp2 = { 0 };
+	struct buf tmp = { 0 }, tmp2 = { 0 };
 	size_t n = 0, cap = 0, i;
 
 	if (c->body_done)
 		return;
 	c->body_done = true;
-	sb_add(&c->body, NULL, 0);
+	buf_reset(&c->body);
 	mime_parse(c->data, c->len, NULL, &mm);
 	/* an explicit stack: the tree may be deep */
 	st = xreallocarray(NULL, cap = 16, sizeof(*st));
@@ -1598,14 +1173,14 @@ match_text(struct mctx *c, const struct snode *n, bool header)
 		if (!c->text_done) {
 			c->text_done = true;
 			load_fields(c);
-			sb_add(&c->hdrtext, NULL, 0);
+			buf_reset(&c->hdrtext);
 			for (i = 0; i < c->nfields; i++) {
 				fc = &c->fields[i];
 				field_norm(fc);
-				sb_fold(&c->hdrtext, fc->f.name, fc->f.name_len);
-				sb_adds(&c->hdrtext, ": ");
-				sb_add(&c->hdrtext, fc->norm, fc->normlen);
-				sb_addc(&c->hdrtext, '\n');
+				buf_fold(&c->hdrtext, fc->f.name, fc->f.name_len);
+				buf_adds(&c->hdrtext, ": ");
+				buf_add(&c->hdrtext, fc->norm, fc->normlen);
+				buf_addc(&c->hdrtext, '\n');
 			}
 		}
 		if (contains(c->hdrtext.p, c->hdrtext.len, n->u.str.ws, n->u.str.wslen))
@@ -1791,7 +1366,7 @@ char *
 imap_search_response(const struct search_prog *p, const char *tag, bool uid, bool esearch,
     const uint32_t *nums, const uint64_t *modseqs, size_t n, size_t *len)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	struct seqset s;
 	uint64_t mod = 0;
 	size_t i, imin = 0, imax = 0, k;
@@ -1802,19 +1377,19 @@ imap_search_response(const struct search_prog *p, const char *tag, bool uid, boo
 	if (n > 0)
 		min_max(nums, n, &imin, &imax);
 	if (!p->has_return && !esearch) {
-		sb_adds(&b, "* SEARCH");
+		buf_adds(&b, "* SEARCH");
 		for (i = 0; i < n; i++) {
-			sb_addc(&b, ' ');
-			sb_addu(&b, nums[i]);
+			buf_addc(&b, ' ');
+			buf_addu(&b, nums[i]);
 			if (with_mod && modseqs[i] > mod)
 				mod = modseqs[i];
 		}
 		if (with_mod) {
-			sb_adds(&b, " (MODSEQ ");
-			sb_addu(&b, mod);
-			sb_addc(&b, ')');
+			buf_adds(&b, " (MODSEQ ");
+			buf_addu(&b, mod);
+			buf_addc(&b, ')');
 		}
-		sb_adds(&b, "\r\n");
+		buf_adds(&b, "\r\n");
 		*len = b.len;
 		return b.p;
 	}
@@ -1824,37 +1399,37 @@ imap_search_response(const struct search_prog *p, const char *tag, bool uid, boo
 		*len = 0;
 		return NULL;
 	}
-	sb_adds(&b, "* ESEARCH");
+	buf_adds(&b, "* ESEARCH");
 	if (tag != NULL) {
 		k = imap_quote(tag, strlen(tag), NULL, 0);
 		t = xmalloc(k + 1);
 		imap_quote(tag, strlen(tag), t, k + 1);
-		sb_adds(&b, " (TAG ");
-		sb_add(&b, t, k);
-		sb_addc(&b, ')');
+		buf_adds(&b, " (TAG ");
+		buf_add(&b, t, k);
+		buf_addc(&b, ')');
 		free(t);
 	}
 	if (uid)
-		sb_adds(&b, " UID");
+		buf_adds(&b, " UID");
 	if (n > 0 && (r & SEARCH_RET_MIN)) {
-		sb_adds(&b, " MIN ");
-		sb_addu(&b, nums[imin]);
+		buf_adds(&b, " MIN ");
+		buf_addu(&b, nums[imin]);
 	}
 	if (n > 0 && (r & SEARCH_RET_MAX)) {
-		sb_adds(&b, " MAX ");
-		sb_addu(&b, nums[imax]);
+		buf_adds(&b, " MAX ");
+		buf_addu(&b, nums[imax]);
 	}
 	if (r & SEARCH_RET_COUNT) {
-		sb_adds(&b, " COUNT ");
-		sb_addu(&b, n);
+		buf_adds(&b, " COUNT ");
+		buf_addu(&b, n);
 	}
 	if (n > 0 && (r & SEARCH_RET_ALL)) {
 		seqset_from_list(nums, n, &s);
 		k = seqset_format(&s, NULL, 0);
 		t = xmalloc(k + 1);
 		seqset_format(&s, t, k + 1);
-		sb_adds(&b, " ALL ");
-		sb_add(&b, t, k);
+		buf_adds(&b, " ALL ");
+		buf_add(&b, t, k);
 		free(t);
 		seqset_free(&s);
 	}
@@ -1869,10 +1444,10 @@ imap_search_response(const struct search_prog *p, const char *tag, bool uid, boo
 			for (i = 0; i < n; i++)
 				if (modseqs[i] > mod)
 					mod = modseqs[i];
-		sb_adds(&b, " MODSEQ ");
-		sb_addu(&b, mod);
+		buf_adds(&b, " MODSEQ ");
+		buf_addu(&b, mod);
 	}
-	sb_adds(&b, "\r\n");
+	buf_adds(&b, "\r\n");
 	*len = b.len;
 	return b.p;
 }

@@ -17,6 +17,7 @@
 
 #include "imap/imap_parser.h"
 #include "imap/seqset.h"
+#include "mail/mime.h"
 
 /* One message as the search sees it. */
 struct search_msg {
@@ -221,15 +222,14 @@ struct imap_hfield {
 bool imap_header_next(const char *msg, size_t len, size_t *pos, struct imap_hfield *f,
     size_t *hdr_len);
 
-/* A mailbox of an address list (RFC 5322 3.4), as ENVELOPE sees it. */
-struct imap_mailbox {
-	char *name;	/* display name (or an addr-spec's trailing comment),
-			 * RFC 2047-decoded UTF-8; "" when none */
-	char *local;	/* addr-mailbox, quotes and escapes removed; may be "" */
-	char *domain;	/* addr-host, "" when none */
-};
+/* A mailbox of an address list (RFC 5322 3.4): name (display name, or an
+ * addr-spec's trailing comment) RFC 2047-decoded UTF-8, "" when none;
+ * local (addr-mailbox, quotes and escapes removed; may be ""); domain
+ * (addr-host, "" when none). */
+#define imap_mailbox mime_address
 /* The mailboxes of an address-list field value (group names and route
- * addresses dropped), at most max of them. Iterative; never fails on
+ * addresses dropped), at most max of them: mime_addresses() with
+ * MIME_ADDR_SEARCH | MIME_ADDR_DECODE. Iterative; never fails on
  * malformed input. Returns the count; *out is malloc'd (NULL when 0),
  * free with imap_mailboxes_free. */
 size_t imap_mailboxes(const char *value, size_t len, size_t max, struct imap_mailbox **out);

@@ -1,56 +1,13 @@
 /* imap_sort: SORT and THREAD (pure, bounded, no I/O, no recursion). */
 #include "imap/imap_sort.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "lib/buf.h"
 #include "lib/util.h"
 #include "mail/mime.h"
-
-/* ---- a growing buffer ---- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void
-sb_add(struct sbuf *b, const void *s, size_t n)
-{
-	if (b->cap - b->len < n + 1) {
-		if (n > SIZE_MAX / 4 - b->len)
-			abort();
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_adds(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void
-sb_addc(struct sbuf *b, char c)
-{
-	sb_add(b, &c, 1);
-}
-
-static void
-sb_addu(struct sbuf *b, unsigned long long v)
-{
-	char tmp[32];
-	int k = snprintf(tmp, sizeof(tmp), "%llu", v);
-
-	sb_add(b, tmp, (size_t)k);
-}
 
 /* ---- a stable merge sort with context (qsort has none, and is not
  * stable) ---- */
@@ -275,12 +232,12 @@ static char *
 addr_key(const char *v, size_t vl, bool display, size_t *len)
 {
 	struct imap_mailbox *mb;
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	size_t n, i, w;
 	char *f;
 	bool sp = false;
 
-	sb_add(&b, NULL, 0);
+	buf_reset(&b);
 	n = v != NULL ? imap_mailboxes(v, vl, 1, &mb) : 0;
 	if (n > 0 && display) {
 		/* the name without blanks at either end, runs as one */
@@ -290,17 +247,17 @@ addr_key(const char *v, size_t vl, bool display, size_t *len)
 				continue;
 			}
 			if (sp)
-				sb_addc(&b, ' ');
+				buf_addc(&b, ' ');
 			sp = false;
-			sb_addc(&b, mb[0].name[i]);
+			buf_addc(&b, mb[0].name[i]);
 			w++;
 		}
 	}
 	if (n > 0 && b.len == 0) {
-		sb_adds(&b, mb[0].local);
+		buf_adds(&b, mb[0].local);
 		if (display && mb[0].domain[0] != '\0') {
-			sb_addc(&b, '@');
-			sb_adds(&b, mb[0].domain);
+			buf_addc(&b, '@');
+			buf_adds(&b, mb[0].domain);
 		}
 	}
 	if (n > 0)
@@ -528,23 +485,23 @@ char *
 imap_sort_response(const struct search_msg *msgs, size_t n, bool uid, bool modseq,
     size_t *len)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	uint64_t mod = 0;
 	size_t i;
 
-	sb_adds(&b, "* SORT");
+	buf_adds(&b, "* SORT");
 	for (i = 0; i < n; i++) {
-		sb_addc(&b, ' ');
-		sb_addu(&b, uid ? msgs[i].uid : msgs[i].seq);
+		buf_addc(&b, ' ');
+		buf_addu(&b, uid ? msgs[i].uid : msgs[i].seq);
 		if (msgs[i].modseq > mod)
 			mod = msgs[i].modseq;
 	}
 	if (modseq && n > 0) {
-		sb_adds(&b, " (MODSEQ ");
-		sb_addu(&b, mod);
-		sb_addc(&b, ')');
+		buf_adds(&b, " (MODSEQ ");
+		buf_addu(&b, mod);
+		buf_addc(&b, ')');
 	}
-	sb_adds(&b, "\r\n");
+	buf_adds(&b, "\r\n");
 	*len = b.len;
 	return b.p;
 }
@@ -617,7 +574,7 @@ cmp_date_only(const void *ctx, uint32_t a, uint32_t b)
 
 /* RFC 5256 3, ORDEREDSUBJECT: no grandchildren, so no tree is needed. */
 static void
-thread_orderedsubject(const struct tmsg *tm, size_t n, struct sbuf *b)
+thread_orderedsubject(const struct tmsg *tm, size_t n, struct buf *b)
 {
 	uint32_t *idx, *heads;
 	size_t i, j, k, nh = 0, *start;
@@ -640,20 +597,20 @@ thread_orderedsubject(const struct tmsg *tm, size_t n, struct sbuf *b)
 		i = start[heads[k]];
 		for (j = i + 1; j < n && same_subject(&tm[idx[i]], &tm[idx[j]]); j++)
 			;
-		sb_addc(b, '(');
-		sb_addu(b, tm[idx[i]].num);
+		buf_addc(b, '(');
+		buf_addu(b, tm[idx[i]].num);
 		if (j - i == 2) {
-			sb_addc(b, ' ');
-			sb_addu(b, tm[idx[i + 1]].num);
+			buf_addc(b, ' ');
+			buf_addu(b, tm[idx[i + 1]].num);
 		} else if (j - i > 2) {
-			sb_addc(b, ' ');
+			buf_addc(b, ' ');
 			for (i++; i < j; i++) {
-				sb_addc(b, '(');
-				sb_addu(b, tm[idx[i]].num);
-				sb_addc(b, ')');
+				buf_addc(b, '(');
+				buf_addu(b, tm[idx[i]].num);
+				buf_addc(b, ')');
 			}
 		}
-		sb_addc(b, ')');
+		buf_addc(b, ')');
 	}
 	free(idx);
 	free(heads);
@@ -944,21 +901,13 @@ insert_before(struct tnode *nd, uint32_t pos, uint32_t c)
 /* The next msg-id: "<" ... ">" (blanks, line breaks inside dropped),
  * outside comments; its inside in b. */
 static bool
-next_msgid(const char *s, size_t n, size_t *ip, struct sbuf *b)
+next_msgid(const char *s, size_t n, size_t *ip, struct buf *b)
 {
-	size_t i = *ip, depth;
+	size_t i = *ip;
 
 	while (i < n) {
 		if (s[i] == '(') {
-			for (depth = 0; i < n; i++) {
-				if (s[i] == '\\' && i + 1 < n)
-					i++;
-				else if (s[i] == '(')
-					depth++;
-				else if (s[i] == ')' && --depth == 0)
-					break;
-			}
-			i++;
+			i = mime_comment_end(s, n, i) + 1;
 			continue;
 		}
 		if (s[i++] != '<')
@@ -966,7 +915,7 @@ next_msgid(const char *s, size_t n, size_t *ip, struct sbuf *b)
 		b->len = 0;
 		for (; i < n && s[i] != '>' && s[i] != '<'; i++)
 			if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-				sb_addc(b, s[i]);
+				buf_addc(b, s[i]);
 		if (i < n && s[i] == '>' && b->len > 0) {
 			*ip = i + 1;
 			return true;
@@ -977,7 +926,7 @@ next_msgid(const char *s, size_t n, size_t *ip, struct sbuf *b)
 }
 
 static uint32_t
-ref_node(struct tctx *t, const struct sbuf *id)
+ref_node(struct tctx *t, const struct buf *id)
 {
 	uint32_t *v = htab_find(&t->ids, id->p, id->len, hash(id->p, id->len));
 
@@ -990,7 +939,7 @@ ref_node(struct tctx *t, const struct sbuf *id)
 
 /* Step 1 for one message. */
 static void
-link_message(struct tctx *t, uint32_t mi, const struct mhdr *h, struct sbuf *id)
+link_message(struct tctx *t, uint32_t mi, const struct mhdr *h, struct buf *id)
 {
 	const char *rv;
 	size_t pos = 0, rl;
@@ -1201,7 +1150,7 @@ group_subjects(struct tctx *t)
 /* The response: a chain is flat, "(" opens at each branch. Iterative;
  * the stack holds, per open branch, the next sibling to write. */
 static void
-emit(const struct tctx *t, struct sbuf *b)
+emit(const struct tctx *t, struct buf *b)
 {
 	const struct tnode *nd = t->nd;
 	uint32_t *st, x, cur;
@@ -1214,20 +1163,20 @@ emit(const struct tctx *t, struct sbuf *b)
 		if ((x = st[n - 1]) == 0) {
 			/* the branch's siblings are done: close its list */
 			if (--n > 0)
-				sb_addc(b, ')');
+				buf_addc(b, ')');
 			continue;
 		}
 		st[n - 1] = nd[x].next;
-		sb_addc(b, '(');
+		buf_addc(b, '(');
 		for (cur = x, num = false;;) {
 			if (nd[cur].msg != NOMSG) {
 				if (num)
-					sb_addc(b, ' ');
-				sb_addu(b, t->tm[nd[cur].msg].num);
+					buf_addc(b, ' ');
+				buf_addu(b, t->tm[nd[cur].msg].num);
 				num = true;
 			}
 			if (nd[cur].first == 0) {
-				sb_addc(b, ')');
+				buf_addc(b, ')');
 				break;
 			}
 			if (nd[nd[cur].first].next == 0) {
@@ -1235,7 +1184,7 @@ emit(const struct tctx *t, struct sbuf *b)
 				continue;
 			}
 			if (num)
-				sb_addc(b, ' ');
+				buf_addc(b, ' ');
 			if (n == cap) {
 				cap *= 2;
 				st = xreallocarray(st, cap, sizeof(*st));
@@ -1257,7 +1206,7 @@ cmp_msg_seq(const void *ctx, uint32_t a, uint32_t b)
 
 /* Steps 2-6, after step 1 linked every message. */
 static void
-references_finish(struct tctx *t, struct sbuf *b)
+references_finish(struct tctx *t, struct buf *b)
 {
 	struct idblk *bl, *bn;
 	uint32_t i;
@@ -1290,7 +1239,7 @@ char *
 imap_thread(enum thread_alg alg, const struct search_msg *msgs, size_t n,
     const struct search_ops *ops, bool uid, size_t *len)
 {
-	struct sbuf b = { 0 }, id = { 0 };
+	struct buf b = { 0 }, id = { 0 };
 	struct tctx t;
 	struct tmsg *tm;
 	struct mhdr h;
@@ -1299,7 +1248,7 @@ imap_thread(enum thread_alg alg, const struct search_msg *msgs, size_t n,
 	size_t k, dlen = 0;
 	unsigned want = 1u << H_DATE | 1u << H_SUBJECT;
 
-	sb_add(&b, NULL, 0);
+	buf_reset(&b);
 	if (n == 0 || n >= MAX_NODES) {
 		*len = 0;
 		return b.p;
@@ -1310,7 +1259,7 @@ imap_thread(enum thread_alg alg, const struct search_msg *msgs, size_t n,
 	tm = xcalloc(n, sizeof(*tm));
 	t.tm = tm;
 	node_new(&t, NULL, 0);	/* the root */
-	sb_add(&id, NULL, 0);
+	buf_reset(&id);
 	/* one pass in mailbox order (for step 1, the first of duplicate ids
 	 * keeps it), each message read once */
 	order = xreallocarray(NULL, n, sizeof(*order));

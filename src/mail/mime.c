@@ -59,70 +59,6 @@ icmp(const char *a, size_t an, const char *b, size_t bn)
 	return an < bn ? -1 : an > bn;
 }
 
-/* ---- output buffer ---- */
-
-/* Room for n more bytes and the NUL. */
-static void
-buf_need(struct mime_buf *b, size_t n)
-{
-	size_t cap;
-
-	if (b->p != NULL && b->cap - b->len > n)
-		return;
-	cap = b->cap ? b->cap : 64;
-	while (cap - b->len <= n)
-		cap *= 2;
-	b->p = xrealloc(b->p, cap);
-	b->cap = cap;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_add(struct mime_buf *b, const void *p, size_t n)
-{
-	buf_need(b, n);
-	if (n > 0)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_addc(struct mime_buf *b, char c)
-{
-	buf_add(b, &c, 1);
-}
-
-static void
-buf_adds(struct mime_buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_addu(struct mime_buf *b, size_t v)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%zu", v);
-
-	buf_add(b, tmp, (size_t)n);
-}
-
-static void
-buf_reset(struct mime_buf *b)
-{
-	b->len = 0;
-	buf_need(b, 0);
-}
-
-void
-mime_buf_free(struct mime_buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
 /* ---- arena: everything a parsed message owns, freed at once ---- */
 
 #define ARENA_ALIGN	16
@@ -1186,7 +1122,25 @@ mime_header_fields(const char *hdr, size_t len, const char *const *names, size_t
 	buf_adds(out, eol);
 }
 
-/* ---- ENVELOPE addresses (RFC 5322 3.4 with the obsolete forms) ---- */
+/* ---- address lists (RFC 5322 3.4 with the obsolete forms): ENVELOPE,
+ * mime_addresses() ---- */
+
+size_t
+mime_comment_end(const char *s, size_t n, size_t i)
+{
+	size_t depth = 0;
+
+	/* comments nest; a counter, not recursion */
+	for (; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n)
+			i++;
+		else if (s[i] == '(')
+			depth++;
+		else if (s[i] == ')' && --depth == 0)
+			break;
+	}
+	return i;
+}
 
 enum {
 	T_END, T_ATOM, T_QUOTED, T_DLIT, T_CHAR
@@ -1216,17 +1170,8 @@ alex_next(struct alex *l)
 			l->space = true;
 		}
 		if (i < n && s[i] == '(') {
-			size_t depth = 0, start = i;
-
-			for (; i < n; i++) {
-				if (s[i] == '\\' && i + 1 < n)
-					i++;
-				else if (s[i] == '(')
-					depth++;
-				else if (s[i] == ')' && --depth == 0)
-					break;
-			}
-			l->cs = start + 1;
+			l->cs = i + 1;
+			i = mime_comment_end(s, n, i);
 			l->ce = i;
 			l->have_comment = true;
 			l->space = true;
@@ -1290,11 +1235,22 @@ add_token(struct mime_buf *b, const struct alex *l, bool unquote)
 	}
 }
 
+/* What the list holds, in order: mailboxes, and groups' starts and ends. */
+enum {
+	A_MAILBOX, A_GROUP, A_GROUP_END
+};
+
+/* One parser for ENVELOPE (written out as it goes) and mime_addresses()
+ * (collected): out says which. */
 struct aparse {
 	struct alex l;
-	struct mime_buf *out;
-	size_t count;
-	struct mime_buf name, adl, mbox, host;
+	unsigned flags;		/* MIME_ADDR_* */
+	size_t max, count;	/* mailboxes: the most wanted, found so far */
+	struct mime_buf name, adl, mbox, host;	/* the item at hand */
+	struct mime_buf *out;	/* ENVELOPE: addresses written here ... */
+	size_t items;		/* ... this many, groups included */
+	struct mime_address *v;	/* mime_addresses(): the mailboxes */
+	size_t cap;
 };
 
 static void
@@ -1310,22 +1266,62 @@ put_address(struct aparse *a, const struct mime_buf *name, const struct mime_buf
 	buf_addc(a->out, ' ');
 	put_nstr(a->out, host, hlen);
 	buf_addc(a->out, ')');
-	a->count++;
+	a->items++;
 }
 
+/* Missing parts as Dovecot shows them. */
 static void
-put_mailbox(struct aparse *a, const struct mime_buf *name, const struct mime_buf *adl)
+put_mailbox(struct aparse *a)
 {
-	put_address(a, name, adl,
+	put_address(a, &a->name, &a->adl,
 	    a->mbox.len > 0 ? a->mbox.p : "MISSING_MAILBOX", a->mbox.len > 0 ? a->mbox.len : 15,
 	    a->host.len > 0 ? a->host.p : "MISSING_DOMAIN", a->host.len > 0 ? a->host.len : 14);
 }
 
-/* Words and dots, as a local part or a domain is written (quotes kept).
- * Two words in a row end it. */
 static void
-dot_words(struct alex *l, struct mime_buf *b, bool domain)
+add_mailbox(struct aparse *a)
 {
+	struct mime_address *mb;
+
+	if (a->count == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 4;
+		a->v = xreallocarray(a->v, a->cap, sizeof(*a->v));
+	}
+	mb = &a->v[a->count];
+	if (a->name.len == 0)
+		mb->name = xstrdup("");
+	else if (a->flags & MIME_ADDR_DECODE)
+		mb->name = mime_decode_words(a->name.p, a->name.len);
+	else
+		mb->name = xstrndup(a->name.p, a->name.len);
+	mb->local = xstrndup(a->mbox.p, a->mbox.len);
+	mb->domain = xstrndup(a->host.p, a->host.len);
+}
+
+/* The item found: a mailbox is in name, adl, mbox and host, a group's
+ * name in name. */
+static void
+emit(struct aparse *a, int kind)
+{
+	if (a->out == NULL) {
+		if (kind == A_MAILBOX)
+			add_mailbox(a);
+	} else if (kind == A_GROUP)
+		put_address(a, NULL, NULL, a->name.p, a->name.len, NULL, 0);
+	else if (kind == A_GROUP_END)
+		put_address(a, NULL, NULL, NULL, 0, NULL, 0);
+	else
+		put_mailbox(a);
+	if (kind == A_MAILBOX)
+		a->count++;
+}
+
+/* Words and dots, as a local part or a domain is written (quotes kept but
+ * for MIME_ADDR_SEARCH). Two words in a row end it. */
+static void
+dot_words(struct aparse *a, struct mime_buf *b, bool domain)
+{
+	struct alex *l = &a->l;
 	bool want_word = true;
 
 	while (l->t == T_ATOM || l->t == T_QUOTED || (domain && l->t == T_DLIT) || alex_is(l, '.')) {
@@ -1335,12 +1331,13 @@ dot_words(struct alex *l, struct mime_buf *b, bool domain)
 			want_word = false;
 		} else
 			want_word = true;
-		add_token(b, l, false);
+		add_token(b, l, (a->flags & MIME_ADDR_SEARCH) != 0);
 		alex_next(l);
 	}
 }
 
-/* local-part "@" domain; false when there was nothing of it. */
+/* local-part "@" domain into mbox and host; false when there was nothing
+ * of it (for MIME_ADDR_SEARCH: nothing left of it). */
 static bool
 addr_spec(struct aparse *a)
 {
@@ -1349,34 +1346,39 @@ addr_spec(struct aparse *a)
 
 	buf_reset(&a->mbox);
 	buf_reset(&a->host);
-	dot_words(l, &a->mbox, false);
+	dot_words(a, &a->mbox, false);
 	if (alex_is(l, '@')) {
 		at = true;
 		alex_next(l);
-		dot_words(l, &a->host, true);
+		dot_words(a, &a->host, true);
 	}
+	if (a->flags & MIME_ADDR_SEARCH)
+		return a->mbox.len > 0 || a->host.len > 0;
 	return at || a->mbox.len > 0;
 }
 
-/* "<" [route ":"] addr-spec ">", after the "<". */
+/* "<" [route ":"] addr-spec ">", after the "<"; the name is in a->name. */
 static void
-angle_addr(struct aparse *a, const struct mime_buf *name)
+angle_addr(struct aparse *a)
 {
 	struct alex *l = &a->l;
+	bool at;
 
 	buf_reset(&a->adl);
 	/* obs-route: "@a,@b:" */
 	if (alex_is(l, '@')) {
 		while (alex_is(l, '@') || alex_is(l, ',')) {
-			if (alex_is(l, ',')) {
-				alex_next(l);
-				continue;
-			}
-			if (a->adl.len > 0)
-				buf_addc(&a->adl, ',');
-			buf_addc(&a->adl, '@');
+			at = alex_is(l, '@');
 			alex_next(l);
-			dot_words(l, &a->adl, true);
+			if (at) {
+				if (a->adl.len > 0)
+					buf_addc(&a->adl, ',');
+				buf_addc(&a->adl, '@');
+			} else if (!(a->flags & MIME_ADDR_SEARCH))
+				continue;
+			/* SEARCH takes words after a ',' as route too (its
+			 * adl is never shown, so their text does not matter) */
+			dot_words(a, &a->adl, true);
 		}
 		if (alex_is(l, ':'))
 			alex_next(l);
@@ -1384,7 +1386,7 @@ angle_addr(struct aparse *a, const struct mime_buf *name)
 	addr_spec(a);
 	if (alex_is(l, '>'))
 		alex_next(l);
-	put_mailbox(a, name, &a->adl);
+	emit(a, A_MAILBOX);
 }
 
 /* One address (mailbox or group start) at the current token. Always
@@ -1398,32 +1400,35 @@ parse_address(struct aparse *a, bool *in_group)
 
 	buf_reset(&a->name);
 	while (l->t == T_ATOM || l->t == T_QUOTED || alex_is(l, '.')) {
-		/* one blank where the words were apart */
-		if (nwords++ > 0 && l->space && l->t != T_CHAR)
+		/* one blank where the words were apart (ENVELOPE: none
+		 * before a '.') */
+		if (nwords++ > 0 && l->space &&
+		    (l->t != T_CHAR || (a->flags & MIME_ADDR_SEARCH)))
 			buf_addc(&a->name, ' ');
 		add_token(&a->name, l, true);
 		alex_next(l);
 	}
 	if (alex_is(l, ':') && nwords > 0 && !*in_group) {
-		put_address(a, NULL, NULL, a->name.p, a->name.len, NULL, 0);
+		emit(a, A_GROUP);
 		*in_group = true;
 		alex_next(l);
 		return;
 	}
 	if (alex_is(l, '<')) {
 		alex_next(l);
-		angle_addr(a, &a->name);
+		angle_addr(a);
 	} else {
 		/* it was an addr-spec: its name is a comment after it */
 		*l = save;
 		l->have_comment = false;
 		if (addr_spec(a)) {
 			buf_reset(&a->name);
+			buf_reset(&a->adl);
 			if (l->have_comment)
 				for (size_t i = l->cs; i < l->ce; i++)
 					if (l->s[i] != '\r' && l->s[i] != '\n')
 						buf_addc(&a->name, l->s[i]);
-			put_mailbox(a, &a->name, NULL);
+			emit(a, A_MAILBOX);
 		}
 	}
 	/* junk up to the next ',' (or the ';' ending a group) */
@@ -1431,7 +1436,7 @@ parse_address(struct aparse *a, bool *in_group)
 		alex_next(l);
 }
 
-/* The list as ENVELOPE addresses into a->out; their number in a->count. */
+/* The list, item by item to emit(), until a->max mailboxes. */
 static void
 parse_addresses(struct aparse *a, const char *s, size_t n)
 {
@@ -1440,16 +1445,16 @@ parse_addresses(struct aparse *a, const char *s, size_t n)
 	memset(&a->l, 0, sizeof(a->l));
 	a->l.s = s;
 	a->l.n = n;
-	a->count = 0;
+	a->count = a->items = 0;
 	alex_next(&a->l);
-	while (a->l.t != T_END) {
+	while (a->l.t != T_END && a->count < a->max) {
 		if (alex_is(&a->l, ',')) {
 			alex_next(&a->l);
 			continue;
 		}
 		if (alex_is(&a->l, ';')) {
 			if (in_group)
-				put_address(a, NULL, NULL, NULL, 0, NULL, 0);
+				emit(a, A_GROUP_END);
 			in_group = false;
 			alex_next(&a->l);
 			continue;
@@ -1457,7 +1462,44 @@ parse_addresses(struct aparse *a, const char *s, size_t n)
 		parse_address(a, &in_group);
 	}
 	if (in_group)
-		put_address(a, NULL, NULL, NULL, 0, NULL, 0);
+		emit(a, A_GROUP_END);
+}
+
+static void
+aparse_free(struct aparse *a)
+{
+	mime_buf_free(&a->name);
+	mime_buf_free(&a->adl);
+	mime_buf_free(&a->mbox);
+	mime_buf_free(&a->host);
+}
+
+size_t
+mime_addresses(const char *value, size_t len, size_t max, unsigned flags,
+    struct mime_address **out)
+{
+	struct aparse a;
+
+	memset(&a, 0, sizeof(a));
+	a.flags = flags;
+	a.max = max;
+	parse_addresses(&a, value, len);
+	aparse_free(&a);
+	*out = a.v;
+	return a.count;
+}
+
+void
+mime_addresses_free(struct mime_address *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].local);
+		free(v[i].domain);
+	}
+	free(v);
 }
 
 enum {
@@ -1491,6 +1533,7 @@ mime_envelope(const char *hdr, size_t len, struct mime_buf *out)
 	}
 	memset(&a, 0, sizeof(a));
 	a.out = &list;
+	a.max = SIZE_MAX;
 	buf_addc(out, '(');
 	for (k = 0; k < E_N; k++) {
 		if (k > 0)
@@ -1513,7 +1556,7 @@ mime_envelope(const char *hdr, size_t len, struct mime_buf *out)
 			if (have[k])
 				parse_addresses(&a, hdr + vs[k], ve[k] - vs[k]);
 			buf_reset(&txt);
-			if (have[k] && a.count > 0) {
+			if (have[k] && a.items > 0) {
 				buf_addc(&txt, '(');
 				buf_add(&txt, list.p, list.len);
 				buf_addc(&txt, ')');
@@ -1534,10 +1577,7 @@ mime_envelope(const char *hdr, size_t len, struct mime_buf *out)
 	mime_buf_free(&from);
 	mime_buf_free(&list);
 	mime_buf_free(&txt);
-	mime_buf_free(&a.name);
-	mime_buf_free(&a.adl);
-	mime_buf_free(&a.mbox);
-	mime_buf_free(&a.host);
+	aparse_free(&a);
 }
 
 /* ---- BODYSTRUCTURE ---- */
@@ -1797,11 +1837,11 @@ is_cs_char(unsigned char c)
 	return c > ' ' && c < 127 && strchr("()<>@,;:\"/[]?.=*", c) == NULL;
 }
 
-static void
-conv_iconv(struct mime_buf *b, iconv_t cd, char *in, size_t inleft)
+void
+mime_iconv(iconv_t cd, const char *s, size_t n, bool clean, struct mime_buf *out)
 {
-	char tmp[1024], *o;
-	size_t oleft, r;
+	char tmp[1024], *in = (char *)s, *o;	/* iconv takes char **, reads only */
+	size_t inleft = n, oleft, r;
 	int err;
 
 	iconv(cd, NULL, NULL, NULL, NULL);
@@ -1810,12 +1850,15 @@ conv_iconv(struct mime_buf *b, iconv_t cd, char *in, size_t inleft)
 		oleft = sizeof(tmp);
 		r = iconv(cd, &in, &inleft, &o, &oleft);
 		err = errno;
-		put_utf8(b, tmp, (size_t)(o - tmp));
+		if (clean)
+			put_utf8(out, tmp, (size_t)(o - tmp));
+		else
+			buf_add(out, tmp, (size_t)(o - tmp));
 		if (r != (size_t)-1)
 			break;
 		if (err == E2BIG && o != tmp)
 			continue;
-		buf_adds(b, UTF8_REPLACEMENT);
+		buf_adds(out, UTF8_REPLACEMENT);
 		if (err != EILSEQ || inleft == 0)
 			break;
 		/* skip the bad byte and go on */
@@ -1824,8 +1867,12 @@ conv_iconv(struct mime_buf *b, iconv_t cd, char *in, size_t inleft)
 	}
 	o = tmp;
 	oleft = sizeof(tmp);
-	if (iconv(cd, NULL, NULL, &o, &oleft) != (size_t)-1)
-		put_utf8(b, tmp, (size_t)(o - tmp));
+	if (iconv(cd, NULL, NULL, &o, &oleft) != (size_t)-1) {
+		if (clean)
+			put_utf8(out, tmp, (size_t)(o - tmp));
+		else
+			buf_add(out, tmp, (size_t)(o - tmp));
+	}
 }
 
 /* Convert and output the pending bytes of adjacent words. */
@@ -1838,7 +1885,7 @@ flush_pend(struct wdec *d)
 		if (e->utf8)
 			put_utf8(&d->out, d->pend.p, d->pend.len);
 		else
-			conv_iconv(&d->out, e->cd, d->pend.p, d->pend.len);
+			mime_iconv(e->cd, d->pend.p, d->pend.len, true, &d->out);
 	}
 	d->pend.len = 0;
 	d->pend_cs = -1;
@@ -2079,6 +2126,78 @@ mime_decode_words(const char *v, size_t n)
 	return d.out.p;
 }
 
+/* ---- Content-Transfer-Encoding (RFC 2045 6) ---- */
+
+/* Lenient base64: junk is skipped, "=" ends a group. */
+static void
+decode_body_b64(struct mime_buf *o, const char *s, size_t n)
+{
+	unsigned acc = 0;
+	int bits = 0, v;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '=') {
+			acc = 0;
+			bits = 0;
+			continue;
+		}
+		if ((v = b64val(s[i])) < 0)
+			continue;
+		acc = (acc << 6 | (unsigned)v) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_addc(o, (char)(acc >> bits));
+		}
+	}
+}
+
+static void
+decode_body_qp(struct mime_buf *o, const char *s, size_t n)
+{
+	size_t i = 0, j;
+	int hi, lo;
+
+	while (i < n) {
+		if (s[i] != '=') {
+			buf_addc(o, s[i++]);
+			continue;
+		}
+		/* soft line break: "=" blanks line-end */
+		for (j = i + 1; j < n && (s[j] == ' ' || s[j] == '\t'); j++)
+			;
+		if (j < n && s[j] == '\n') {
+			i = j + 1;
+			continue;
+		}
+		if (j + 1 < n && s[j] == '\r' && s[j + 1] == '\n') {
+			i = j + 2;
+			continue;
+		}
+		if (i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+			buf_addc(o, (char)(hi << 4 | lo));
+			i += 3;
+			continue;
+		}
+		buf_addc(o, s[i++]);
+	}
+}
+
+bool
+mime_decode_body(const char *encoding, const char *s, size_t n, struct mime_buf *out)
+{
+	if (encoding == NULL)
+		return false;
+	if (strcmp(encoding, "BASE64") == 0)
+		decode_body_b64(out, s, n);
+	else if (strcmp(encoding, "QUOTED-PRINTABLE") == 0)
+		decode_body_qp(out, s, n);
+	else
+		return false;
+	return true;
+}
+
 /* ---- RFC 5322 3.3 / 4.3 dates ---- */
 
 /* Skip blanks, line breaks and comments. */
@@ -2145,8 +2264,8 @@ d_name(const char *w, size_t n, const char *const *tab, int count)
 	return -1;
 }
 
-static long long
-days_from_civil(long long y, unsigned m, unsigned d)
+long long
+mime_days_from_civil(long long y, unsigned m, unsigned d)
 {
 	long long era;
 	unsigned yoe, doy, doe;
@@ -2251,7 +2370,7 @@ mime_parse_date(const char *s, long long *utc, int *tz_minutes)
 	    !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))))
 		return -1;
 	if (utc != NULL)
-		*utc = days_from_civil((long long)year, (unsigned)mon + 1, (unsigned)day) * 86400 +
+		*utc = mime_days_from_civil((long long)year, (unsigned)mon + 1, (unsigned)day) * 86400 +
 		    (long long)(hour * 3600 + min * 60 + sec) - (long long)tz * 60;
 	if (tz_minutes != NULL)
 		*tz_minutes = tz;

@@ -7,9 +7,12 @@
  * works too. */
 #ifndef MIME_H
 #define MIME_H
+#include <iconv.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "lib/buf.h"
 
 struct mime_param {
 	char *name;		/* lower-cased; an RFC 2231 extended value keeps its
@@ -88,12 +91,13 @@ const struct mime_param *mime_param_find(const struct mime_param *params, size_t
     const char *name);
 
 /* A growing output buffer; start from all zeroes. Output is appended and
- * kept NUL-terminated. */
-struct mime_buf {
-	char *p;
-	size_t len, cap;
-};
-void mime_buf_free(struct mime_buf *b);
+ * kept NUL-terminated. The name stays for callers; it is lib/buf.h's. */
+#define mime_buf buf
+static inline void
+mime_buf_free(struct mime_buf *b)
+{
+	buf_free(b);
+}
 
 /* IMAP ENVELOPE of a header block, parentheses included: (date subject
  * from sender reply-to to cc bcc in-reply-to message-id). Values are raw
@@ -104,6 +108,35 @@ void mime_buf_free(struct mime_buf *b);
  * or literals {n}\r\n when they hold CR, LF, NUL (sent as U+FFFD) or
  * 8-bit bytes. */
 void mime_envelope(const char *hdr, size_t len, struct mime_buf *out);
+/* A mailbox of an address list (RFC 5322 3.4). */
+struct mime_address {
+	char *name;	/* display name (or an addr-spec's trailing comment), line
+			 * breaks dropped; "" when none */
+	char *local;	/* local part; may be "" */
+	char *domain;	/* domain, "" when none */
+};
+/* mime_addresses flags */
+#define MIME_ADDR_DECODE	0x01	/* names RFC 2047-decoded to UTF-8 */
+#define MIME_ADDR_SEARCH	0x02	/* read as SEARCH and SORT always have,
+					 * where it differs from ENVELOPE: see below */
+/*
+ * The mailboxes of an address-list field value (group names and route
+ * addresses dropped), at most max of them, read as ENVELOPE reads them
+ * (the same parser): local part and domain as written, quotes included.
+ * With MIME_ADDR_SEARCH instead:
+ *  - local part and domain lose their quotes and backslash escapes;
+ *  - an addr-spec outside "<>" is a mailbox only when its local part or
+ *    domain is left non-empty (ENVELOPE: when it has text or an "@");
+ *  - a blank written before a "." in a display name is kept;
+ *  - in an obs-route, words after a "," are route too ("<@a,b:c@d>" is
+ *    c@d; ENVELOPE reads b and drops the rest).
+ * Iterative; never fails on malformed input. Returns the count; *out is
+ * malloc'd (NULL when 0), free with mime_addresses_free.
+ */
+size_t mime_addresses(const char *value, size_t len, size_t max, unsigned flags,
+    struct mime_address **out);
+void mime_addresses_free(struct mime_address *v, size_t n);
+
 /* BODYSTRUCTURE (extended) or BODY (not extended) of a part, parentheses
  * included, same string rules. Sizes are virtual, "lines" are LF counts;
  * a multipart without parts shows one empty text/plain part (as Dovecot).
@@ -135,10 +168,29 @@ void mime_header_fields(const char *hdr, size_t len, const char *const *names, s
  * The result is valid UTF-8 without NUL (bad bytes become U+FFFD). For
  * SEARCH and SORT. Free with free(). */
 char *mime_decode_words(const char *value, size_t len);
+/* Undo a part's Content-Transfer-Encoding (the upper-cased token of
+ * struct mime_part), appending the result to out: BASE64 leniently (junk
+ * skipped, "=" ends a group: some senders glue encoded blocks together),
+ * QUOTED-PRINTABLE with soft line breaks (LF or CRLF, blanks before them
+ * allowed; a bad escape is kept as written). false, and nothing appended,
+ * for any other encoding (NULL included): the body is as stored. */
+bool mime_decode_body(const char *encoding, const char *s, size_t n, struct mime_buf *out);
+/* Convert n bytes of s with cd (from iconv_open("UTF-8", charset)),
+ * appending to out; a byte it cannot convert becomes U+FFFD and is
+ * skipped, an incomplete sequence at the end becomes U+FFFD. With clean
+ * the output is also made valid UTF-8 without NUL (as for header text);
+ * without it, it is kept as iconv wrote it (body text may hold NUL). */
+void mime_iconv(iconv_t cd, const char *s, size_t n, bool clean, struct mime_buf *out);
 /* Parse an RFC 5322 date (with the obsolete forms: 2- and 3-digit years,
  * no seconds, named and military zones, comments) to a UTC time (seconds
  * since the epoch) and the zone offset in minutes. An unknown or missing
  * zone counts as +0000. -1 when unparseable. utc and tz_minutes may be
  * NULL. */
 int mime_parse_date(const char *value, long long *utc, int *tz_minutes);
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian, m 1-12); negative
+ * before it. */
+long long mime_days_from_civil(long long y, unsigned m, unsigned d);
+/* The index of the ")" closing the RFC 5322 comment that opens at s[i]
+ * == '(' (comments nest, backslash escapes), or n when it never closes. */
+size_t mime_comment_end(const char *s, size_t n, size_t i);
 #endif
