@@ -43,6 +43,7 @@ struct mbx_priv {
 	struct uidlist ul_file;		/* dovecot-uidlist as last read or written */
 	size_t ul_dead;			/* records there whose file is gone */
 	bool ul_valid;			/* ul_file reflects the file (stamp ul) */
+	int curfd;			/* cur/, for reads without a path walk; -1 */
 	char errbuf[256];
 };
 
@@ -940,6 +941,7 @@ mailbox_open(const char *dir, bool create, struct mailbox **out, const char **er
 	}
 	struct mailbox *mb = xcalloc(1, sizeof(*mb));
 	mb->priv = xcalloc(1, sizeof(*mb->priv));
+	mb->priv->curfd = -1;
 	mb->dir = xstrdup(dir);
 	mb->refs = 1;
 	mb->uidnext = 1;
@@ -975,6 +977,8 @@ mailbox_unref(struct mailbox **mbp)
 	for (int i = 0; i < 26; i++)
 		free(mb->kw[i]);
 	uidlist_free(&mb->priv->ul_file);
+	if (mb->priv->curfd >= 0)
+		close(mb->priv->curfd);
 	free(mb->priv);
 	free(mb->dir);
 	free(mb);
@@ -1064,13 +1068,48 @@ mailbox_stat(struct mailbox *mb, size_t i)
 char *
 mailbox_read(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r)
 {
-	char p[4096];
-	char *data;
-	snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, mb->m[i].fname);
-	if (read_file(p, SIZE_MAX / 2, &data, len_r) != 0) {
-		*error_r = errno == ENOENT ? "expunged" : mb_err(mb, "read", errno);
+	struct mbx_priv *pv = mb->priv;
+	if (pv->curfd < 0) {
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/cur", mb->dir);
+		pv->curfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	int fd = pv->curfd < 0 ? -1 : openat(pv->curfd, mb->m[i].fname, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd < 0) {
+		*error_r = errno == ENOENT ? "expunged" : mb_err(mb, "open", errno);
 		return NULL;
 	}
+	/* The size in the name (,S=) sizes the buffer: a short read of a
+	 * regular file is its end, so one read() usually does. */
+	size_t cap = mb->m[i].size > 0 ? (size_t)mb->m[i].size + 1 : 8192, len = 0;
+	char *data = xmalloc(cap + 1);
+	for (;;) {
+		ssize_t n = read(fd, data + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			free(data);
+			*error_r = mb_err(mb, "read", e);
+			return NULL;
+		}
+		len += (size_t)n;
+		if (n == 0 || len < cap)
+			break;
+		if (cap > SIZE_MAX / 4) {
+			close(fd);
+			free(data);
+			*error_r = "message too large";
+			return NULL;
+		}
+		cap *= 2;
+		data = xrealloc(data, cap + 1);
+	}
+	close(fd);
+	data[len] = '\0';
+	*len_r = len;
 	return data;
 }
 
