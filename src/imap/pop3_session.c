@@ -53,6 +53,11 @@ struct pop3_session {
 	size_t n;
 	struct pop3_session **list;	/* the server's list head */
 	struct relay *relay;		/* handed off to the user's mail process */
+	/* the next message, rendered once the last answer was written */
+	char *pf_data;
+	size_t pf_len;
+	uint32_t pf_uid;
+	long pf_next;
 };
 
 static void p3_input(struct conn *c, void *arg);
@@ -60,6 +65,7 @@ static void p3_tls_ready(struct conn *c, void *arg);
 static void p3_timeout(struct conn *c, void *arg);
 static void p3_closed(struct conn *c, void *arg, const char *why);
 static void p3_drained(struct conn *c, void *arg);
+static char *render(struct pop3_session *s, uint32_t uid, long lines, size_t *len_r);
 
 static const struct conn_ops p3_ops = {
 	.input = p3_input,
@@ -97,6 +103,7 @@ p3_alloc(struct imap_server *srv, const char *addr, struct pop3_session **list)
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
 	s->list = list;
+	s->pf_next = -1;
 	strlcpy(s->addr, addr, sizeof(s->addr));
 	snprintf(s->sid, sizeof(s->sid), "%08X", ++seq ^ ((unsigned)getpid() << 20) ^ 0x80000u);
 	s->next = *list;
@@ -163,8 +170,16 @@ p3_drained(struct conn *c, void *arg)
 {
 	struct pop3_session *s = arg;
 	(void)c;
-	if (s->relay != NULL)
+	if (s->relay != NULL) {
 		relay_drained(s->relay);
+		return;
+	}
+	if (s->pf_next >= 0 && (size_t)s->pf_next < s->n && s->state == PS_TRANS) {
+		free(s->pf_data);
+		s->pf_uid = s->m[s->pf_next].uid;
+		s->pf_data = render(s, s->pf_uid, -1, &s->pf_len);
+		s->pf_next = -1;
+	}
 }
 
 static void
@@ -173,6 +188,7 @@ p3_closed(struct conn *c, void *arg, const char *why)
 	struct pop3_session *s = arg;
 	(void)c;
 	relay_free(&s->relay);
+	free(s->pf_data);
 	log_info("sid=%s pop3 disconnect from %s user=%s: %s", s->sid, s->addr,
 	    s->state == PS_AUTH ? "-" : s->user, why);
 	if (s->areq != NULL)
@@ -372,26 +388,23 @@ msg_arg(struct pop3_session *s, const char *a)
 	return &s->m[n - 1];
 }
 
-/* The message (or its header and `lines` body lines) with CRLF line ends
- * and dot-stuffing, then ".". */
-static void
-send_msg(struct pop3_session *s, struct pop3_msg *pm, long lines)
+/* The message (or its header and `lines` body lines, lines >= 0) as sent:
+ * CRLF line ends, dot-stuffed, with the final ".". NULL when it is gone. */
+static char *
+render(struct pop3_session *s, uint32_t uid, long lines, size_t *len_r)
 {
 	const char *err;
-	long mi = mailbox_find(s->mb, pm->uid);
+	long mi = mailbox_find(s->mb, uid);
 	size_t len;
 	char *d = mi < 0 ? NULL : mailbox_read(s->mb, (size_t)mi, &len, &err);
-	if (d == NULL) {
-		out(s, "-ERR Message was removed.");
-		return;
-	}
-	out(s, "+OK %" PRIu64 " octets", pm->size);
+	if (d == NULL)
+		return NULL;
 	size_t cap = len + len / 16 + 64, o = 0;
 	char *buf = xmalloc(cap);
 	bool bol = true, in_body = false;
 	long left = lines;
 	for (size_t i = 0; i < len; i++) {
-		if (o + 4 > cap) {
+		if (o + 8 > cap) {
 			cap *= 2;
 			buf = xrealloc(buf, cap);
 		}
@@ -409,14 +422,50 @@ send_msg(struct pop3_session *s, struct pop3_msg *pm, long lines)
 		buf[o++] = ch;
 		bol = ch == '\n';
 	}
+	if (o + 8 > cap)
+		buf = xrealloc(buf, cap = o + 8);
 	if (!bol) {
 		buf[o++] = '\r';
 		buf[o++] = '\n';
 	}
-	conn_write(s->c, buf, o);
-	conn_write(s->c, ".\r\n", 3);
-	free(buf);
+	memcpy(buf + o, ".\r\n", 3);
+	o += 3;
 	free(d);
+	*len_r = o;
+	return buf;
+}
+
+/* RETR / TOP. A whole message comes from the prefetch when it is the one
+ * read while the client was busy with the previous answer; afterwards the
+ * next message is read the same way (POP3 clients download in order). */
+static void
+send_msg(struct pop3_session *s, struct pop3_msg *pm, long lines)
+{
+	size_t len;
+	char *buf;
+	if (lines < 0 && s->pf_data != NULL && s->pf_uid == pm->uid) {
+		buf = s->pf_data;
+		len = s->pf_len;
+		s->pf_data = NULL;
+	} else
+		buf = render(s, pm->uid, lines, &len);
+	if (buf == NULL) {
+		out(s, "-ERR Message was removed.");
+		return;
+	}
+	out(s, "+OK %" PRIu64 " octets", pm->size);
+	conn_write(s->c, buf, len);
+	free(buf);
+	if (lines < 0) {
+		s->pf_next = -1;
+		for (size_t i = (size_t)(pm - s->m) + 1; i < s->n; i++)
+			if (!s->m[i].deleted) {
+				s->pf_next = (long)i;
+				break;
+			}
+		if (s->pf_next >= 0)
+			conn_want_drain(s->c, 0);
+	}
 }
 
 static void
