@@ -12,7 +12,9 @@
 #
 #  1. ../shared/bench/imap_fetchall.py: LOGIN, SELECT INBOX, UID FETCH 1:* (UID FLAGS RFC822.SIZE
 #     ENVELOPE) on MSGS messages (seen, in cur/), one run per invocation:
-#     warm     - one unmeasured run per server, then RUNS measured runs;
+#     warm     - WARM_RUNS (2) unmeasured runs per server (Dovecot's first two runs on a mailbox are
+#                both slow: it adds fields to dovecot.index.cache as clients ask for them), then
+#                RUNS measured runs;
 #     rebuilt  - before each run Dovecot's index files go (dovecot.index*, dovecot.list.index*; the
 #                dovecot-uidlist stays), estafeta is restarted (it keeps its index in memory only,
 #                so a restart is its cold state; its dovecot-uidlist stays too); page cache kept;
@@ -20,16 +22,23 @@
 #                under a new user for every run (first1, first2, ...), servers not restarted.
 #     BIG=1 repeats the three for BIG_MSGS messages (BIG_RUNS runs each).
 #  2. ../shared/bench/imap_idle_mem.py: N concurrent LOGIN+SELECT+IDLE sessions (50 at a time,
-#     users itest1..itest100 with 100 messages each) on a freshly restarted server, held HOLD s:
-#     PSS (and RSS) per connection of the server's process tree, and sessions/s of the set-up.
+#     users itest1..itest100 with 100 messages each, all selected once before) on a freshly
+#     restarted server, held HOLD s: PSS (and RSS) per connection of the server's process tree,
+#     and sessions/s of the set-up; then the same N sessions from bench/imap_idle_load.c (C, one
+#     epoll loop, 50 at a time) on a restarted server for the set-up rate: the Python client
+#     needs about as much CPU per session as estafeta (it shows in its client CPU line).
 #  3. ../shared/bench/pop3_bench.py: USER/PASS, STAT, RETR of every one of the MSGS messages
 #     (one unmeasured run per server, then RUNS measured runs).
-# For every client run the client's own CPU (/usr/bin/time) and the server process tree's CPU
+# For every client run the client's own CPU (bench/client_cpu.py: from its connect() on, kernel
+# time included; the C client measures its own) and the server process tree's CPU
 # (../shared/bench/cputree.py: Dovecot's master with all its children, estafeta's parent with
 # its worker and auth service) are recorded, so a client-bound run shows.
 #
-# Env (defaults):   MSGS=10000 RUNS=5 N=1000 IDLE_RUNS=3 HOLD=10 (s the idle sessions are held)
-#                   BIG=0 (1: also BIG_MSGS=100000 with BIG_RUNS=3)
+# Env (defaults):   MSGS=10000 RUNS=5 WARM_RUNS=2 N=1000 IDLE_RUNS=2 HOLD=10 (s the idle sessions
+#                   are held). Dovecot sets up 10-25 sessions/s here, so each of its idle rounds
+#                   takes 1.5-3 minutes: the default run takes 7-12 minutes, IDLE_RUNS=3 adds 2-5.
+#                   BIG=0 (1: also BIG_MSGS=100000 with BIG_RUNS=3, about 6 more minutes, 2.5 GB
+#                   under $BENCH_ROOT while it runs; the 100k templates stay in $BENCH_ROOT/data)
 #                   SECTIONS="fetch idle pop3" (any subset; "big" is added by BIG=1)
 #                   BENCH_ROOT=/tmp/imapbench DC_IMAP_PORT=11143 DC_POP3_PORT=11110
 #                   EST_IMAP_PORT=12143 EST_POP3_PORT=12110 EST_SMTP_PORT=12025
@@ -45,6 +54,11 @@
 #                   missing (no service is started: a policy-rc.d that exits 101 while installing,
 #                   and any system dovecot that shows up anyway is stopped).
 # Output:           stdout; raw client outputs, configs and logs under $BENCH_ROOT/results/<timestamp>/.
+# Notes:            estafeta creates the special-use folders (.Drafts .Sent .Trash .Junk .Archive)
+#                   at a user's first login (Dovecot, as configured here, does not): not in the
+#                   measured select+fetch. Dovecot's imap processes run out of inotify instances
+#                   (fs.inotify.max_user_instances, 128 per uid by default; left alone here) and
+#                   log a warning each: they then poll for IDLE; their PSS is not affected.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -67,8 +81,9 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 MSGS=${MSGS:-10000}
 RUNS=${RUNS:-5}
+WARM_RUNS=${WARM_RUNS:-2}	# unmeasured runs before the warm ones: Dovecot fills its cache file on the second
 N=${N:-1000}
-IDLE_RUNS=${IDLE_RUNS:-3}
+IDLE_RUNS=${IDLE_RUNS:-2}
 HOLD=${HOLD:-10}
 BIG=${BIG:-0}
 BIG_MSGS=${BIG_MSGS:-100000}
@@ -319,12 +334,31 @@ start_dovecot() {
 	DC_PID=$(dc_master)
 }
 
+tree_pids() { "$PY" -c '
+import os, sys
+ps = {}
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try: s = open(f"/proc/{p}/stat").read()
+        except OSError: continue
+        ps[int(p)] = int(s[s.rindex(")") + 2:].split()[1])
+tree = {int(sys.argv[1])} & set(ps); ch = True
+while ch:
+    ch = False
+    for pid, pp in ps.items():
+        if pp in tree and pid not in tree: tree.add(pid); ch = True
+print(" ".join(map(str, sorted(tree))))' "$1"; }
+
 stop_dovecot() {
-	local pid
+	local pid kids k
 	pid=$(dc_master)
 	if [ "$DC_STARTED" = 1 ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kids=$(tree_pids "$pid")
 		kill -TERM "$pid"
 		wait_gone "$pid" 30 || echo "!! dovecot master $pid did not exit 30 s after TERM"
+		for k in $kids; do	# its imap processes too, so the next round starts on a quiet machine
+			wait_gone "$k" 30 || { echo "!! dovecot process $k still there 30 s after its master's TERM"; break; }
+		done
 	fi
 	DC_STARTED=0
 	DC_PID=
@@ -430,15 +464,15 @@ server_log_tail() {	# target: the server's last log lines, for a failed client r
 }
 
 # run_client OUTFILE SCRIPT ARGS...: runs a ../shared/bench client through bench/client_cpu.py (its
-# own CPU without the interpreter's start-up) under timeout; sets CLIENT_CPU (until its first
-# output line: the measured run, or the idle set-up) and CLIENT_CPU_TOTAL
+# own CPU without the interpreter's start-up) under timeout; sets CLIENT_CPU (from its first
+# connect() to its first output line: the measured run, or the idle set-up) and CLIENT_CPU_TOTAL
 run_client() {
 	local f=$1 rc=0 cl
 	shift
 	timeout "$CLIENT_TIMEOUT" "$PY" "$HERE/client_cpu.py" "$@" >"$f" 2>&1 || rc=$?
 	[ "$rc" = 124 ] && echo "client timed out after ${CLIENT_TIMEOUT}s" >>"$f"
 	cl=$(grep '^CLIENT_CPU ' "$f" | tail -1)
-	CLIENT_CPU=$(kv "$cl" first_output)
+	CLIENT_CPU=$(kv "$cl" from_connect)
 	CLIENT_CPU_TOTAL=$(kv "$cl" total)
 	CLIENT_CPU=${CLIENT_CPU:-0}
 	CLIENT_CPU_TOTAL=${CLIENT_CPU_TOTAL:-0}
@@ -446,11 +480,14 @@ run_client() {
 }
 
 # ---------------------------------------------------------------- IMAP SELECT + FETCH
-fetch_once() {	# target case user run expected-msgs measure(0|1)
-	local t=$1 c=$2 u=$3 r=$4 want=$5 measure=$6 f c0 c1 line
+fetch_once() {	# target case user run expected-msgs measure(0|1) [RESET_CMD for imap_fetchall.py]
+	local t=$1 c=$2 u=$3 r=$4 want=$5 measure=$6 f c0 c1 line ok=1
 	f=$OUT/fetch.$c.$t.$r.out
 	c0=$(srv_cpu "$t")
-	if ! run_client "$f" "$SHARED/imap_fetchall.py" 127.0.0.1 "$(imap_port "$t")" "$u" "$BENCH_PASS" 1; then
+	[ -n "${7:-}" ] && export RESET_CMD="$7"
+	run_client "$f" "$SHARED/imap_fetchall.py" 127.0.0.1 "$(imap_port "$t")" "$u" "$BENCH_PASS" 1 || ok=0
+	unset RESET_CMD
+	if [ "$ok" = 0 ]; then
 		problem "$t $c run $r: imap_fetchall.py 127.0.0.1 $(imap_port "$t") $u failed: $(grep -v '^ *File\|^ *\^' "$f" | tail -2 | tr '\n' ' ')"
 		server_log_tail "$t"
 		return 1
@@ -461,7 +498,7 @@ fetch_once() {	# target case user run expected-msgs measure(0|1)
 	n=$(kv "$line" msgs); sel=$(kv "$line" select); fet=$(kv "$line" fetch); sf=$(kv "$line" select+fetch)
 	scpu=$(sub "$c1" "$c0")
 	[ "$n" = "$want" ] || problem "$t $c run $r: SELECT says $n EXISTS, expected $want"
-	printf '%-8s %-12s run %-2s %s: select %6.3fs fetch %6.3fs select+fetch %6.3fs  bytes %s  server CPU %5.2fs  client CPU %5.2fs\n' \
+	printf '%-8s %-12s run %-2s %s: select %6.3fs fetch %6.3fs select+fetch %6.3fs  bytes %s  server CPU %5.2fs  client CPU %5.3fs\n' \
 		"$t" "$c" "$r" "$([ "$measure" = 1 ] && echo "   " || echo "(w)")" "$sel" "$fet" "$sf" "$(kv "$line" bytes)" "$scpu" "$CLIENT_CPU"
 	if [ "$measure" = 1 ]; then
 		row "$c select" "$t" "$r" "$sel"
@@ -472,30 +509,31 @@ fetch_once() {	# target case user run expected-msgs measure(0|1)
 	fi
 }
 
-rebuild_prep() {	# target user: make the next access "index rebuilt"
-	if [ "$1" = dovecot ]; then
-		# RESET_CMD-style: Dovecot's index files go, its dovecot-uidlist stays
-		find "$DCM/$2/Maildir" -maxdepth 2 \( -name 'dovecot.index*' -o -name 'dovecot.list.index*' \) -type f -delete
-		sync
-	else
-		restart estafeta	# no index files to delete: it keeps its index in memory
-		sync
-	fi
+dc_reset_cmd() {	# user: RESET_CMD for Dovecot's "index rebuilt" runs: its index files go, dovecot-uidlist stays
+	printf "find '%s' -maxdepth 2 \\( -name 'dovecot.index*' -o -name 'dovecot.list.index*' \\) -type f -delete; sync" \
+		"$DCM/$1/Maildir"
 }
 
 fetch_section() {	# label template-count user firstuser-prefix runs
 	local lb=$1 cnt=$2 u=$3 fp=$4 runs=$5 r t
 	echo "== IMAP SELECT + UID FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE), $cnt messages"
-	echo "-- warm: one unmeasured run (w) each, then $runs"
-	for t in estafeta dovecot; do fetch_once "$t" "$lb warm" "$u" 0 "$cnt" 0 || true; done
+	echo "-- warm: $WARM_RUNS unmeasured run(s) (w) each, then $runs"
+	for r in $(seq 1 "$WARM_RUNS"); do
+		for t in estafeta dovecot; do fetch_once "$t" "$lb warm" "$u" 0 "$cnt" 0 || true; done
+	done
 	for r in $(seq 1 "$runs"); do
 		for t in $(order "$r"); do fetch_once "$t" "$lb warm" "$u" "$r" "$cnt" 1 || true; done
 	done
 	echo "-- index rebuilt: Dovecot without dovecot.index* and dovecot.list.index* (uidlist kept), estafeta restarted"
 	for r in $(seq 1 "$runs"); do
 		for t in $(order "$r"); do
-			rebuild_prep "$t" "$u"
-			fetch_once "$t" "$lb rebuilt" "$u" "$r" "$cnt" 1 || true
+			if [ "$t" = dovecot ]; then
+				fetch_once "$t" "$lb rebuilt" "$u" "$r" "$cnt" 1 "$(dc_reset_cmd "$u")" || true
+			else
+				restart estafeta	# no index files to delete: it keeps its index in memory
+				sync
+				fetch_once "$t" "$lb rebuilt" "$u" "$r" "$cnt" 1 || true
+			fi
 		done
 	done
 	ls -a "$DCM/$u/Maildir" | tr '\n' ' ' | sed 's/^/   dovecot Maildir now: /'; echo
@@ -603,6 +641,10 @@ PY
 			idle_rate_once "$t" "$r" || true
 		done
 	done
+	# the last round's sessions gone (Dovecot: its N imap processes) before anything else is measured
+	restart dovecot
+	restart estafeta
+	sleep 2
 	;;
 esac
 
@@ -621,7 +663,7 @@ pop3_once() {	# target run measure(0|1)
 	local n retr tot scpu
 	n=$(kv "$line" msgs); retr=$(kv "$line" retr_all); tot=$(kv "$line" total); scpu=$(sub "$c1" "$c0")
 	[ "$n" = "$MSGS" ] || problem "$t pop3 run $r: STAT says $n messages, expected $MSGS"
-	printf '%-8s pop3 run %-2s %s: login+stat %ss retr_all %6.3fs total %6.3fs  %s  server CPU %5.2fs  client CPU %5.2fs\n' \
+	printf '%-8s pop3 run %-2s %s: login+stat %ss retr_all %6.3fs total %6.3fs  %s  server CPU %5.2fs  client CPU %5.3fs\n' \
 		"$t" "$r" "$([ "$measure" = 1 ] && echo "   " || echo "(w)")" "$(kv "$line" login+stat)" "$retr" "$tot" \
 		"$(grep -oE '[0-9]+ msg/s [0-9.]+ MB/s' <<<"$line")" "$scpu" "$CLIENT_CPU"
 	if [ "$measure" = 1 ]; then
@@ -682,7 +724,8 @@ echo
 echo "   ratio = estafeta median / Dovecot median: for times, CPU and memory lower is better, for sessions/s"
 echo "   higher is better (docs/IMAP.md goals: select+fetch and POP3 <= 0.5, idle PSS <= 50 KiB per connection,"
 echo "   >= 1,000 login+select+idle sessions/s). Client CPU near 100% of a run's time would mean the client,"
-echo "   not the server, set the pace (the fetch/POP3 client CPU covers connect, login and the whole run)."
+echo "   not the server, set the pace (the fetch/POP3 client CPU: from its connect() to the end of the run,"
+echo "   kernel time included; server CPU is counted in clock ticks, 0.01 s)."
 echo "   problems: $PROBLEMS"
 echo "== estafeta log: warnings/errors (distinct, up to 10):"
 grep -E ': (warning|error|fatal): ' "$EST_LOG" | sed -E 's/^[^ ]+ [^ ]+ //; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -10 || true
