@@ -49,35 +49,6 @@ teardown(void **state)
 
 /* ---- helpers ---- */
 
-/* The test vectors, found as test_mdfiles finds them. */
-static char *
-vector(const char *name, size_t *len_r)
-{
-	char path[PATH_MAX], exe[PATH_MAX];
-	const char *env = getenv("MDFILES_DATA");
-	char *data = NULL;
-	ssize_t n;
-
-	if (env != NULL) {
-		snprintf(path, sizeof(path), "%s/%s", env, name);
-		if (read_file(path, 1 << 20, &data, len_r) == 0)
-			return data;
-	}
-	snprintf(path, sizeof(path), "%.*s/data/dovecot/%s",
-	    (int)(strrchr(__FILE__, '/') - __FILE__), __FILE__, name);
-	if (read_file(path, 1 << 20, &data, len_r) == 0)
-		return data;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(path, sizeof(path), "%s/../../tests/unit/data/dovecot/%s", dirname(exe),
-		    name);
-		if (read_file(path, 1 << 20, &data, len_r) == 0)
-			return data;
-	}
-	fail_msg("test vector %s not found (set MDFILES_DATA)", name);
-	return NULL;
-}
 
 static void
 put_file(const char *path, const char *data, size_t len)
@@ -969,12 +940,12 @@ build_dovecot(const char *md, const char *inbox_ul)
 		char *dir = xasprintf("%s%s", md, folders[i].folder);
 		assert_int_equal(maildir_create(dir, &err), STORE_OK);
 		const char *ul = i == 0 ? inbox_ul : folders[i].uidlist;
-		char *text = vector(ul, &len), *p = xasprintf("%s/dovecot-uidlist", dir);
+		char *text = tu_dovecot_vector(ul, &len), *p = xasprintf("%s/dovecot-uidlist", dir);
 		put_file(p, text, len);
 		free(text);
 		free(p);
 		if (folders[i].keywords != NULL) {
-			text = vector(folders[i].keywords, &len);
+			text = tu_dovecot_vector(folders[i].keywords, &len);
 			p = xasprintf("%s/dovecot-keywords", dir);
 			put_file(p, text, len);
 			free(text);
@@ -982,7 +953,7 @@ build_dovecot(const char *md, const char *inbox_ul)
 		}
 		free(dir);
 	}
-	char *list = vector("filenames", &len), *save = NULL;
+	char *list = tu_dovecot_vector("filenames", &len), *save = NULL;
 	for (char *line = strtok_r(list, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;

@@ -66,34 +66,6 @@ teardown(void **state)
 
 /* ---- helpers ---- */
 
-static char *
-vector(const char *name, size_t *len_r)
-{
-	char path[PATH_MAX], exe[PATH_MAX];
-	const char *env = getenv("MDFILES_DATA");
-	char *data = NULL;
-	ssize_t n;
-
-	if (env != NULL) {
-		snprintf(path, sizeof(path), "%s/%s", env, name);
-		if (read_file(path, 1 << 20, &data, len_r) == 0)
-			return data;
-	}
-	snprintf(path, sizeof(path), "%.*s/data/dovecot/%s",
-	    (int)(strrchr(__FILE__, '/') - __FILE__), __FILE__, name);
-	if (read_file(path, 1 << 20, &data, len_r) == 0)
-		return data;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(path, sizeof(path), "%s/../../tests/unit/data/dovecot/%s", dirname(exe),
-		    name);
-		if (read_file(path, 1 << 20, &data, len_r) == 0)
-			return data;
-	}
-	fail_msg("test vector %s not found (set MDFILES_DATA)", name);
-	return NULL;
-}
 
 static bool
 exists(const char *path)
@@ -1128,7 +1100,7 @@ test_subscriptions(void **state)
 
 	/* Dovecot's own file: read as it is, written back in its format */
 	size_t len;
-	char *dv = vector("subscriptions", &len), *p = xasprintf("%s/subscriptions", f->root);
+	char *dv = tu_dovecot_vector("subscriptions", &len), *p = xasprintf("%s/subscriptions", f->root);
 	put_str(p, dv);
 	free(dv);
 	assert_subs(&f->ms, "a/b|Sent|\xc3\x9cmlaut|INBOX");

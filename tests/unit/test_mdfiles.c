@@ -33,34 +33,6 @@ exact(const char *s, size_t len)
 
 /* The vectors: $MDFILES_DATA, or beside this source file, or beside the
  * binary (build/tests/ -> tests/unit/data/dovecot). */
-static char *
-vector(const char *name, size_t *len_r)
-{
-	char path[PATH_MAX], exe[PATH_MAX];
-	const char *env = getenv("MDFILES_DATA");
-	char *data = NULL;
-	ssize_t n;
-
-	if (env != NULL) {
-		snprintf(path, sizeof(path), "%s/%s", env, name);
-		if (read_file(path, 1 << 20, &data, len_r) == 0)
-			return data;
-	}
-	snprintf(path, sizeof(path), "%.*s/data/dovecot/%s",
-	    (int)(strrchr(__FILE__, '/') - __FILE__), __FILE__, name);
-	if (read_file(path, 1 << 20, &data, len_r) == 0)
-		return data;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(path, sizeof(path), "%s/../../tests/unit/data/dovecot/%s", dirname(exe),
-		    name);
-		if (read_file(path, 1 << 20, &data, len_r) == 0)
-			return data;
-	}
-	fail_msg("test vector %s not found (set MDFILES_DATA)", name);
-	return NULL;
-}
 
 /* ---- dovecot-uidlist ---- */
 
@@ -86,7 +58,7 @@ parse_vector(const char *name, struct uidlist *u, char **text_r, size_t *len_r)
 	const char *err = NULL;
 	unsigned line = 0;
 
-	*text_r = vector(name, len_r);
+	*text_r = tu_dovecot_vector(name, len_r);
 	if (uidlist_parse(*text_r, *len_r, 100000, u, &err, &line) < 0)
 		fail_msg("%s: line %u: %s", name, line, err);
 }
@@ -660,9 +632,9 @@ test_md_name_vectors(void **state)
 
 	(void)state;
 	parse_vector("inbox-uidlist", &u, &text, &len);
-	kwtext = vector("inbox-keywords", &kwlen);
+	kwtext = tu_dovecot_vector("inbox-keywords", &kwlen);
 	assert_int_equal(md_keywords_parse(kwtext, kwlen, &k), 0);
-	fn = vector("filenames", &fnlen);
+	fn = tu_dovecot_vector("filenames", &fnlen);
 	fn = xrealloc(fn, fnlen + 1);
 	fn[fnlen] = '\0';
 	for (char *l = strtok_r(fn, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
@@ -868,7 +840,7 @@ test_keywords(void **state)
 	md_keywords_free(&k);
 
 	/* the real file; lookups are case-insensitive */
-	text = vector("inbox-keywords", &len);
+	text = tu_dovecot_vector("inbox-keywords", &len);
 	assert_int_equal(md_keywords_parse(text, len, &k), 0);
 	d = dump_keywords(&k);
 	assert_string_equal(d, "0=$Forwarded|1=$Junk|2=custom1|3=Custom-Two|4=$label1|");
@@ -1024,7 +996,7 @@ test_subs(void **state)
 	}
 
 	/* the real file writes back byte for byte */
-	text = vector("subscriptions", &len);
+	text = tu_dovecot_vector("subscriptions", &len);
 	assert_int_equal(md_subs_parse(text, len, 10, '/', &s, &err), 0);
 	assert_int_equal(s.n, 4);
 	out = md_subs_format(&s, &olen);
@@ -1094,7 +1066,7 @@ test_prefixes(void **state)
 	size_t len;
 
 	(void)state;
-	text = vector("inbox-keywords", &len);
+	text = tu_dovecot_vector("inbox-keywords", &len);
 	assert_int_equal(md_keywords_parse(text, len, &whole_k), 0);
 	for (size_t n = 0; n <= len; n++) {
 		char *p = exact(text, n);
@@ -1115,7 +1087,7 @@ test_prefixes(void **state)
 	md_keywords_free(&whole_k);
 	free(text);
 
-	text = vector("subscriptions", &len);
+	text = tu_dovecot_vector("subscriptions", &len);
 	assert_int_equal(md_subs_parse(text, len, 10, '/', &whole_s, &err), 0);
 	for (size_t n = 0; n <= len; n++) {
 		char *p = exact(text, n);
