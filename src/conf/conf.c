@@ -189,6 +189,13 @@ cidr_match(const struct cidr *list, size_t n, const struct sockaddr *sa)
 }
 
 bool
+conf_plaintext_allowed(const struct conf *c, bool tls, bool loopback)
+{
+	return tls || strcmp(c->disable_plaintext_auth, "no") == 0 ||
+	    (strcmp(c->plaintext_auth_loopback, "yes") == 0 && loopback);
+}
+
+bool
 conf_is_set(const struct conf *c, const char *name)
 {
 	for (size_t i = 0; i < NPARAMS; i++)

@@ -104,6 +104,9 @@ void conf_dump(const struct conf *c, FILE *fp, bool all);
 void conf_print_reference(FILE *fp);
 
 bool conf_is_local_domain(const struct conf *c, const char *domain);
+/* May a password travel in clear on this connection (Dovecot's
+ * disable_plaintext_auth, our plaintext_auth_loopback)? */
+bool conf_plaintext_allowed(const struct conf *c, bool tls, bool loopback);
 /* Whether the config file set this scalar setting (else it has its default). */
 bool conf_is_set(const struct conf *c, const char *name);
 bool cidr_match(const struct cidr *list, size_t n, const struct sockaddr *sa);

@@ -216,15 +216,9 @@ mailproc_request(const struct conf *c, const struct userdb *udb, const struct de
 		refuse(r, fd, "no valid login ticket");
 		return;
 	}
-	char local[256], domain[256] = "", path[1024];
-	strlcpy(local, r->user, sizeof(local));
-	char *at = strrchr(local, '@');
-	if (at != NULL) {
-		strlcpy(domain, at + 1, sizeof(domain));
-		*at = '\0';
-	} else if (c->ndomains > 0)
-		strlcpy(domain, c->domains[0], sizeof(domain));
-	str_lower(local);
+	char local[256], domain[256], path[1024];
+	userdb_split_login(r->user, c->ndomains > 0 ? c->domains[0] : NULL, local, sizeof(local),
+	    domain, sizeof(domain));
 	struct user_info ui;
 	if (userdb_lookup(udb, local, domain, &ui) <= 0 || ui.uid == 0 || ui.gid == 0) {
 		refuse(r, fd, "no such user, or root");

@@ -137,17 +137,11 @@ static int
 user_maildir(void *ctx, const char *user, char *path, size_t sz)
 {
 	struct worker *w = ctx;
-	char local[256], domain[256] = "";
-	strlcpy(local, user, sizeof(local));
-	char *at = strrchr(local, '@');
-	if (at != NULL) {
-		strlcpy(domain, at + 1, sizeof(domain));
-		*at = '\0';
-	} else if (w->conf->ndomains > 0)
-		/* A plain login name is a user of the first local domain (as
-		 * Dovecot's auth_default_realm), so %d matches its deliveries. */
-		strlcpy(domain, w->conf->domains[0], sizeof(domain));
-	str_lower(local);
+	char local[256], domain[256];
+	/* A plain login name is a user of the first local domain, so %d
+	 * matches its deliveries. */
+	userdb_split_login(user, w->conf->ndomains > 0 ? w->conf->domains[0] : NULL, local,
+	    sizeof(local), domain, sizeof(domain));
 	struct user_info ui;
 	int r = userdb_lookup(w->udb, local, domain, &ui);
 	if (r <= 0)

@@ -470,13 +470,7 @@ fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid
 		data = mailbox_read(mb, (size_t)mi, &len, &err);
 		if (data == NULL)
 			return false;
-		/* The CRLF size while the text is here (names without ,W=). */
-		if (mb->m[mi].vsize < 0) {
-			size_t bare = 0;
-			for (const char *q = data; (q = memchr(q, '\n', (size_t)(data + len - q))); q++)
-				bare += q == data || q[-1] != '\r';
-			mb->m[mi].vsize = (int64_t)(len + bare);
-		}
+		mailbox_learn_vsize(mb, (size_t)mi, data, len);
 	}
 	if (f->need_mime) {
 		mime_parse(data, len, NULL, &mm);

@@ -86,9 +86,7 @@ secured(const struct imap_session *s)
 static bool
 plaintext_ok(const struct imap_session *s)
 {
-	const struct conf *cf = imap_server_conf(s->srv);
-	return secured(s) || strcmp(cf->disable_plaintext_auth, "no") == 0 ||
-	    (strcmp(cf->plaintext_auth_loopback, "yes") == 0 && s->loopback);
+	return conf_plaintext_allowed(imap_server_conf(s->srv), secured(s), s->loopback);
 }
 
 static void
@@ -279,11 +277,11 @@ imap_set_parse(struct imap_session *s, const char *arg, bool uid, struct seqset 
 		return -1;
 	if (!uid)
 		return 0;
-	/* UIDs to sequence numbers of the view. */
-	uint32_t *v = NULL;
-	size_t nv = 0;
+	/* UIDs to sequence numbers of the view: the view is ascending, so each
+	 * UID range is one run of positions. */
+	struct seqrange *rr = xcalloc(out->n ? out->n : 1, sizeof(*rr));
+	size_t nr = 0;
 	for (size_t r = 0; r < out->n; r++) {
-		/* binary search for the first uid >= lo */
 		size_t lo = 0, hi = s->n;
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;
@@ -292,14 +290,20 @@ imap_set_parse(struct imap_session *s, const char *arg, bool uid, struct seqset 
 			else
 				hi = mid;
 		}
-		for (size_t i = lo; i < s->n && s->uids[i] <= out->r[r].hi; i++) {
-			v = xreallocarray(v, nv + 1, sizeof(*v));
-			v[nv++] = (uint32_t)(i + 1);
-		}
+		size_t first = lo;
+		while (lo < s->n && s->uids[lo] <= out->r[r].hi)
+			lo++;
+		if (lo == first)
+			continue;
+		/* Ranges of the view that touch merge (the set has no gaps there). */
+		if (nr > 0 && rr[nr - 1].hi + 1 == first + 1)
+			rr[nr - 1].hi = (uint32_t)lo;
+		else
+			rr[nr++] = (struct seqrange){ (uint32_t)first + 1, (uint32_t)lo };
 	}
 	seqset_free(out);
-	seqset_from_list(v, nv, out);
-	free(v);
+	out->r = rr;
+	out->n = nr;
 	return 0;
 }
 
@@ -1478,7 +1482,9 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *cmd, bool uid, bool move
 		return;
 	}
 	struct mailbox *mb = s->mb;
-	uint32_t *su = NULL, *du = NULL;
+	uint64_t want = seqset_count(&set);
+	uint32_t *su = xcalloc(want ? want : 1, sizeof(*su));
+	uint32_t *du = xcalloc(want ? want : 1, sizeof(*du));
 	size_t n = 0;
 	bool gone = false, failed = false;
 	for (size_t r = 0; r < set.n && !failed; r++)
@@ -1498,8 +1504,6 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *cmd, bool uid, bool move
 				failed = true;
 				break;
 			}
-			su = xreallocarray(su, n + 1, sizeof(*su));
-			du = xreallocarray(du, n + 1, sizeof(*du));
 			su[n] = mb->m[mi].uid;
 			du[n++] = nu;
 		}

@@ -91,9 +91,7 @@ out(struct pop3_session *s, const char *fmt, ...)
 static bool
 plaintext_ok(const struct pop3_session *s)
 {
-	const struct conf *cf = imap_server_conf(s->srv);
-	return conn_is_tls(s->c) || strcmp(cf->disable_plaintext_auth, "no") == 0 ||
-	    (strcmp(cf->plaintext_auth_loopback, "yes") == 0 && s->loopback);
+	return conf_plaintext_allowed(imap_server_conf(s->srv), conn_is_tls(s->c), s->loopback);
 }
 
 static struct pop3_session *

@@ -428,9 +428,7 @@ is_loopback(const struct session *s)
 static bool
 auth_secured(const struct session *s)
 {
-	const struct conf *cf = s->srv->conf;
-	return s->ssl != NULL || strcmp(cf->disable_plaintext_auth, "no") == 0 ||
-	    (strcmp(cf->plaintext_auth_loopback, "yes") == 0 && is_loopback(s));
+	return conf_plaintext_allowed(s->srv->conf, s->ssl != NULL, is_loopback(s));
 }
 
 static bool

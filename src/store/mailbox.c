@@ -800,8 +800,8 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	/* New files: UIDs from the list, or new ones. */
 	size_t known = mb->n;
 	uint32_t maxuid = mb->n ? mb->m[mb->n - 1].uid : 0;
-	struct entry *todo = NULL;
-	size_t ntodo = 0, todocap = 0;
+	struct entry *unlisted = NULL;	/* files the uidlist lacks */
+	size_t nunlisted = 0, unlistedcap = 0;
 	bool unsorted = false;
 	for (size_t i = 0; i < ne; i++) {
 		if (seen[i] || e[i].fname == NULL)
@@ -815,11 +815,11 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 		    find_in(mb->m, known, ul->recs[v].uid) < 0)
 			e[i].uid = ul->recs[v].uid;
 		if (e[i].uid == 0) {
-			if (ntodo == todocap) {	/* doubling: 10000 new files in one sync */
-				todocap = todocap ? todocap * 2 : 64;
-				todo = xreallocarray(todo, todocap, sizeof(*todo));
+			if (nunlisted == unlistedcap) {	/* doubling: 10000 new files in one sync */
+				unlistedcap = unlistedcap ? unlistedcap * 2 : 64;
+				unlisted = xreallocarray(unlisted, unlistedcap, sizeof(*unlisted));
 			}
-			todo[ntodo++] = e[i];
+			unlisted[nunlisted++] = e[i];
 			e[i].fname = NULL;
 			continue;
 		}
@@ -851,23 +851,23 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	if (unsorted)
 		qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
 
-	if (ntodo > 0) {
+	if (nunlisted > 0) {
 		/* Delivery order: Maildir names start with the time. */
-		qsort(todo, ntodo, sizeof(*todo), cmp_entry_name);
-		char **names = xcalloc(ntodo, sizeof(char *));
-		uint32_t *uids = xcalloc(ntodo, sizeof(uint32_t));
-		for (size_t i = 0; i < ntodo; i++)
-			names[i] = xstrndup(todo[i].fname, base_len_of(todo[i].fname));
-		int r = mb->readonly ? -1 : assign_uids(mb, names, ntodo, uids, error_r);
+		qsort(unlisted, nunlisted, sizeof(*unlisted), cmp_entry_name);
+		char **names = xcalloc(nunlisted, sizeof(char *));
+		uint32_t *uids = xcalloc(nunlisted, sizeof(uint32_t));
+		for (size_t i = 0; i < nunlisted; i++)
+			names[i] = xstrndup(unlisted[i].fname, base_len_of(unlisted[i].fname));
+		int r = mb->readonly ? -1 : assign_uids(mb, names, nunlisted, uids, error_r);
 		if (r != 0 && !mb->readonly) {
 			/* Not listed (lock busy, I/O error): report it, and look
 			 * again next time even if the directories stay as they are. */
 			failed = true;
 			memset(&pv->cur, 0, sizeof(pv->cur));
 		}
-		for (size_t i = 0; i < ntodo; i++) {
+		for (size_t i = 0; i < nunlisted; i++) {
 			if (r != 0 || uids[i] == 0 || mailbox_find(mb, uids[i]) >= 0) {
-				free(todo[i].fname);
+				free(unlisted[i].fname);
 				continue;
 			}
 			if (mb->n == mb->cap) {
@@ -878,22 +878,22 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 			memset(m, 0, sizeof(*m));
 			m->uid = uids[i];
 			m->size = m->vsize = m->idate = -1;
-			m->recent = todo[i].recent;
-			name_flags(todo[i].fname, &m->flags, &m->kw);
+			m->recent = unlisted[i].recent;
+			name_flags(unlisted[i].fname, &m->flags, &m->kw);
 			m->modseq = ++mb->highestmodseq;
-			msg_set_name(m, todo[i].fname);
+			msg_set_name(m, unlisted[i].fname);
 			changed = 1;
 			if (m->uid >= mb->uidnext)
 				mb->uidnext = m->uid + 1;
 		}
-		for (size_t i = 0; i < ntodo; i++)
+		for (size_t i = 0; i < nunlisted; i++)
 			free(names[i]);
 		free(names);
 		free(uids);
 		if (mb->n > 1)	/* mb->m is NULL while empty: no qsort(NULL) */
 			qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
 	}
-	free(todo);
+	free(unlisted);
 	if (mb->n > 0 && mb->m[mb->n - 1].uid >= mb->uidnext)
 		mb->uidnext = mb->m[mb->n - 1].uid + 1;
 	/* Records of files that are gone: rewrite the list once they pile up. */
@@ -1036,6 +1036,17 @@ mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r)
 	return 0;
 }
 
+void
+mailbox_learn_vsize(struct mailbox *mb, size_t i, const char *data, size_t len)
+{
+	if (mb->m[i].vsize >= 0)
+		return;
+	size_t bare = 0;	/* LFs without a CR before them */
+	for (const char *q = data; (q = memchr(q, '\n', (size_t)(data + len - q))) != NULL; q++)
+		bare += q == data || q[-1] != '\r';
+	mb->m[i].vsize = (int64_t)(len + bare);
+}
+
 int
 mailbox_stat(struct mailbox *mb, size_t i)
 {
@@ -1056,10 +1067,7 @@ mailbox_stat(struct mailbox *mb, size_t i)
 		char *data = mailbox_read(mb, i, &len, &err);
 		if (data == NULL)
 			return -1;
-		size_t cr_lf = 0;
-		for (size_t k = 1; k < len; k++)
-			cr_lf += data[k] == '\n' && data[k - 1] == '\r';
-		m->vsize = (int64_t)(len + maildir_count_lf(data, len) - cr_lf);
+		mailbox_learn_vsize(mb, i, data, len);
 		free(data);
 	}
 	return 0;

@@ -79,6 +79,9 @@ int mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r);
 /* Fill in size, vsize and idate of message i (stat, and a read of the file
  * when its name has no ,W=). 0 or -1. */
 int mailbox_stat(struct mailbox *mb, size_t i);
+/* Note message i's CRLF size from its text when the name did not carry
+ * it (,W=), so nobody reads the file again for it. */
+void mailbox_learn_vsize(struct mailbox *mb, size_t i, const char *data, size_t len);
 /* The whole message, malloc'd (*len_r bytes, NUL added). NULL with
  * *error_r; a vanished file gives NULL and error "expunged". */
 char *mailbox_read(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r);

@@ -296,3 +296,17 @@ local_strip_ext(char *local, const char *delims)
 	if (d != NULL)
 		*d = '\0';
 }
+
+void
+userdb_split_login(const char *login, const char *default_domain, char *local, size_t localsz,
+    char *domain, size_t domainsz)
+{
+	strlcpy(local, login, localsz);
+	char *at = strrchr(local, '@');
+	if (at != NULL) {
+		strlcpy(domain, at + 1, domainsz);
+		*at = '\0';
+	} else
+		strlcpy(domain, default_domain ? default_domain : "", domainsz);
+	str_lower(local);
+}

@@ -37,6 +37,11 @@ int userdb_password(const struct userdb *u, const char *local, const char *domai
 /* Expand the mailbox template (~, %u, %n, %d, %h, %%) for a user. -1 when the
  * result does not fit, needs a home the user lacks, or would contain "..". */
 int mailbox_expand(const char *tmpl, const struct user_info *ui, char *out, size_t outsz);
+/* A login name into user and domain parts (lower-cased user); a name
+ * without "@domain" belongs to default_domain (Dovecot's
+ * auth_default_realm), "" when NULL. */
+void userdb_split_login(const char *login, const char *default_domain, char *local,
+    size_t localsz, char *domain, size_t domainsz);
 /* Split off the extension: "user+tag" -> "user" (first delimiter char found). */
 void local_strip_ext(char *local, const char *delims);
 #endif
