@@ -24,16 +24,10 @@
 #include "imap/imap_session.h"
 #include "imap/pop3_session.h"
 #include "lib/conn.h"
+#include "lib/listener.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-struct listener {
-	struct event *ev;
-	int fd;
-	enum listen_kind kind;
-	SSL_CTX *tls;
-	struct listener *next;
-};
 
 /* A folder open in this process, shared by its sessions. It holds a
  * reference of its own, so a folder stays open (and its sync state warm)
@@ -393,24 +387,13 @@ imap_server_unlink(struct imap_server *srv, struct imap_session *s)
 }
 
 static void
-accept_one(struct imap_server *srv, struct listener *l)
+accept_one(void *ctx, struct listener *l, int fd, const struct sockaddr_storage *ssp)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("accept: %s", strerror(errno));
-		return;
-	}
+	struct imap_server *srv = ctx;
+	struct sockaddr_storage ss = *ssp;
 	unsigned same = 0;
-	char addr[64] = "?";
-	const void *a = ss.ss_family == AF_INET ?
-	    (const void *)&((struct sockaddr_in *)&ss)->sin_addr :
-	    (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-	inet_ntop(ss.ss_family, a, addr, sizeof(addr));
-	if (strncmp(addr, "::ffff:", 7) == 0 && strchr(addr, '.') != NULL)
-		memmove(addr, addr + 7, strlen(addr + 7) + 1);
+	char addr[64];
+	listener_addr(&ss, addr, sizeof(addr));
 	for (struct imap_session *o = srv->sessions; o; o = o->next)
 		same += strcmp(o->addr, addr) == 0;
 	bool loopback = strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
@@ -438,24 +421,6 @@ accept_one(struct imap_server *srv, struct listener *l)
 	srv->sessions = s;
 	srv->nsessions++;
 	imap_session_start(s);
-}
-
-static void
-on_listen(evutil_socket_t lfd, short what, void *arg)
-{
-	struct imap_server *srv = arg;
-	(void)what;
-	for (struct listener *l = srv->listeners; l; l = l->next)
-		if (l->fd == lfd) {
-			for (int i = 0; i < 64; i++) {
-				unsigned before = srv->nsessions;
-				errno = 0;
-				accept_one(srv, l);
-				if (srv->nsessions == before && errno == EAGAIN)
-					break;
-			}
-			return;
-		}
 }
 
 struct imap_server *
@@ -488,25 +453,13 @@ imap_server_set_auth(struct imap_server *s, struct auth_client *ac)
 void
 imap_server_listen(struct imap_server *s, int fd, enum listen_kind kind, void *ssl_ctx)
 {
-	struct listener *l = xcalloc(1, sizeof(*l));
-	l->fd = fd;
-	l->kind = kind;
-	if (ssl_ctx != NULL && SSL_CTX_up_ref(ssl_ctx) == 1)
-		l->tls = ssl_ctx;
-	l->ev = event_new(s->eb, fd, EV_READ | EV_PERSIST, on_listen, s);
-	event_add(l->ev, NULL);
-	l->next = s->listeners;
-	s->listeners = l;
+	listener_add(&s->listeners, s->eb, fd, false, (int)kind, ssl_ctx, accept_one, s);
 }
 
 void
 imap_server_set_tls(struct imap_server *s, int fd, void *ssl_ctx)
 {
-	for (struct listener *l = s->listeners; l; l = l->next)
-		if (l->fd == fd) {
-			SSL_CTX_free(l->tls);
-			l->tls = ssl_ctx != NULL && SSL_CTX_up_ref(ssl_ctx) == 1 ? ssl_ctx : NULL;
-		}
+	listener_set_tls(s->listeners, fd, ssl_ctx);
 }
 
 void
@@ -525,14 +478,7 @@ void
 imap_server_stop_listening(struct imap_server *s)
 {
 	s->stopping = true;
-	while (s->listeners) {
-		struct listener *l = s->listeners;
-		s->listeners = l->next;
-		SSL_CTX_free(l->tls);
-		event_free(l->ev);
-		close(l->fd);
-		free(l);
-	}
+	listener_close_all(&s->listeners);
 	/* A shutdown may free its session at once. */
 	for (struct imap_session *x = s->sessions, *nx; x; x = nx) {
 		nx = x->next;

@@ -21,6 +21,7 @@
 
 #include "auth/auth_client.h"
 #include "auth/sasl.h"
+#include "lib/listener.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/hdr.h"
@@ -85,14 +86,6 @@ struct session {
 	unsigned n_cmds, n_mail, n_rcpt, n_data, n_bdat, n_quit, n_rset, n_msgs;
 };
 
-struct listener {
-	struct event *ev;
-	int fd;
-	bool is_unix;
-	enum listen_kind kind;
-	SSL_CTX *tls;		/* NULL: no TLS on this listener (a reference) */
-	struct listener *next;
-};
 
 struct smtp_server {
 	struct event_base *eb;
@@ -1416,16 +1409,10 @@ session_close(struct session *s)
 static unsigned session_seq;
 
 static void
-accept_one(struct smtp_server *srv, struct listener *l)
+accept_one(void *ctx, struct listener *l, int fd, const struct sockaddr_storage *ssp)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("accept: %s", strerror(errno));
-		return;
-	}
+	struct smtp_server *srv = ctx;
+	struct sockaddr_storage ss = *ssp;
 	struct session *s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
 	s->fd = fd;
@@ -1445,13 +1432,7 @@ accept_one(struct smtp_server *srv, struct listener *l)
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
 			s->peer.uid = (long)cr.uid;
 	} else {
-		const void *a = ss.ss_family == AF_INET ?
-		    (const void *)&((struct sockaddr_in *)&ss)->sin_addr :
-		    (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-		inet_ntop(ss.ss_family, a, s->peer.addr, sizeof(s->peer.addr));
-		if (ss.ss_family == AF_INET6 && strncmp(s->peer.addr, "::ffff:", 7) == 0 &&
-		    strchr(s->peer.addr, '.') != NULL)
-			memmove(s->peer.addr, s->peer.addr + 7, strlen(s->peer.addr + 7) + 1);
+		listener_addr(&ss, s->peer.addr, sizeof(s->peer.addr));
 		s->peer.trusted = cidr_match(srv->conf->networks, srv->conf->nnetworks,
 		    (struct sockaddr *)&ss);
 	}
@@ -1497,23 +1478,6 @@ accept_one(struct smtp_server *srv, struct listener *l)
 	session_flush(s);
 }
 
-static void
-on_listen(evutil_socket_t lfd, short what, void *arg)
-{
-	struct smtp_server *srv = arg;
-	(void)what;
-	for (struct listener *l = srv->listeners; l; l = l->next)
-		if (l->fd == lfd) {
-			for (int i = 0; i < 64; i++) {
-				unsigned before = srv->nsessions;
-				accept_one(srv, l);
-				if (srv->nsessions == before && errno == EAGAIN)
-					break;
-			}
-			return;
-		}
-}
-
 struct smtp_server *
 smtp_server_new(struct event_base *eb, const struct conf *c, struct queue *q,
     const struct smtp_server_ops *ops)
@@ -1531,26 +1495,13 @@ void
 smtp_server_listen(struct smtp_server *s, int fd, bool is_unix, enum listen_kind kind,
     void *ssl_ctx)
 {
-	struct listener *l = xcalloc(1, sizeof(*l));
-	l->fd = fd;
-	l->is_unix = is_unix;
-	l->kind = kind;
-	if (ssl_ctx != NULL && SSL_CTX_up_ref(ssl_ctx) == 1)
-		l->tls = ssl_ctx;
-	l->ev = event_new(s->eb, fd, EV_READ | EV_PERSIST, on_listen, s);
-	event_add(l->ev, NULL);
-	l->next = s->listeners;
-	s->listeners = l;
+	listener_add(&s->listeners, s->eb, fd, is_unix, (int)kind, ssl_ctx, accept_one, s);
 }
 
 void
 smtp_server_set_tls(struct smtp_server *s, int fd, void *ssl_ctx)
 {
-	for (struct listener *l = s->listeners; l; l = l->next)
-		if (l->fd == fd) {
-			SSL_CTX_free(l->tls);
-			l->tls = ssl_ctx != NULL && SSL_CTX_up_ref(ssl_ctx) == 1 ? ssl_ctx : NULL;
-		}
+	listener_set_tls(s->listeners, fd, ssl_ctx);
 }
 
 void
@@ -1581,14 +1532,7 @@ void
 smtp_server_stop_listening(struct smtp_server *s)
 {
 	s->stopping = true;
-	while (s->listeners) {
-		struct listener *l = s->listeners;
-		s->listeners = l->next;
-		SSL_CTX_free(l->tls);
-		event_free(l->ev);
-		close(l->fd);
-		free(l);
-	}
+	listener_close_all(&s->listeners);
 }
 
 void
