@@ -37,7 +37,9 @@ struct fetch {
 	struct fetch_item *it;
 	size_t n;
 	bool need_data, need_mime, sets_seen;
-	bool only_envelope;	/* the file is needed for ENVELOPE alone (cacheable) */
+	/* The file is needed only for ENVELOPE and BODYSTRUCTURE, which the
+	 * index may hold: it is read when one of them is missing. */
+	bool cacheable, want_env, want_bs;
 	uint64_t changedsince;
 	bool has_changedsince, vanished;
 };
@@ -462,17 +464,18 @@ fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid
 	size_t len = 0;
 	struct mime_msg mm;
 	bool have_mime = false;
-	size_t envlen = 0;
-	const char *env = NULL;
-	if (f->only_envelope)
-		env = imap_box_envelope(s->srv, mb, mb->m[mi].uid, &envlen);
-	if (f->need_data && env == NULL) {
+	size_t envlen = 0, bslen = 0;
+	const char *env = mailbox_cached(mb, (size_t)mi, MBX_ENVELOPE, &envlen);
+	const char *bs = mailbox_cached(mb, (size_t)mi, MBX_BODYSTRUCTURE, &bslen);
+	bool read = f->need_data && !(f->cacheable && (!f->want_env || env != NULL) &&
+	    (!f->want_bs || bs != NULL));
+	if (read) {
 		data = mailbox_read(mb, (size_t)mi, &len, &err);
 		if (data == NULL)
 			return false;
 		mailbox_learn_vsize(mb, (size_t)mi, data, len);
 	}
-	if (f->need_mime) {
+	if (read && f->need_mime) {
 		mime_parse(data, len, NULL, &mm);
 		have_mime = true;
 	}
@@ -546,17 +549,27 @@ fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid
 			SP();
 			imap_out(s, "ENVELOPE ");
 			imap_write(s, b.p, b.len);
-			imap_box_set_envelope(s->srv, mb, m->uid, b.p, b.len);
+			mailbox_cache(mb, (size_t)mi, MBX_ENVELOPE, b.p, b.len);
 			mime_buf_free(&b);
 			break;
 		}
 		case FI_BODY:
 		case FI_BODYSTRUCTURE: {
-			struct mime_buf b = { 0 };
-			mime_bodystructure(&mm, &mm.root, x->kind == FI_BODYSTRUCTURE, &b);
 			SP();
 			imap_out(s, "%s ", x->kind == FI_BODY ? "BODY" : "BODYSTRUCTURE");
+			if (x->kind == FI_BODYSTRUCTURE && bs != NULL) {
+				imap_write(s, bs, bslen);
+				break;
+			}
+			if (!have_mime) {
+				mime_parse(data, len, NULL, &mm);
+				have_mime = true;
+			}
+			struct mime_buf b = { 0 };
+			mime_bodystructure(&mm, &mm.root, x->kind == FI_BODYSTRUCTURE, &b);
 			imap_write(s, b.p, b.len);
+			if (x->kind == FI_BODYSTRUCTURE)
+				mailbox_cache(mb, (size_t)mi, MBX_BODYSTRUCTURE, b.p, b.len);
 			mime_buf_free(&b);
 			break;
 		}
@@ -700,10 +713,14 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 	for (size_t i = 0; i < f.n; i++)
 		if (f.it[i].kind == FI_MODSEQ)
 			s->condstore = true;
-	f.only_envelope = f.need_data && !f.need_mime && !f.sets_seen;
-	for (size_t i = 0; i < f.n && f.only_envelope; i++)
-		if (f.it[i].kind >= FI_SECTION)
-			f.only_envelope = false;
+	f.cacheable = f.need_data && !f.sets_seen;
+	for (size_t i = 0; i < f.n; i++) {
+		enum fitem k = f.it[i].kind;
+		f.want_env |= k == FI_ENVELOPE;
+		f.want_bs |= k == FI_BODYSTRUCTURE;
+		if (k == FI_BODY || k >= FI_SECTION)
+			f.cacheable = false;
+	}
 	if (imap_set_parse(s, cmd->args[0].str, uid, &set, &err) != 0) {
 		fetch_free(&f);
 		imap_tagged(s, cmd->tag, "BAD %s", err);

@@ -33,18 +33,8 @@
  * reference of its own, so a folder stays open (and its sync state warm)
  * for BOX_IDLE_KEEP seconds after its last session left: the next login
  * then costs a stat of cur/, new/ and the uidlist instead of a rescan. */
-struct env_slot {
-	uint32_t uid;		/* 0: free */
-	uint32_t len;
-	char *text;
-};
-
 struct openbox {
 	struct mailbox *mb;
-	/* ENVELOPE by UID (a message never changes under its UID): open
-	 * addressing, grown at half full, dropped with the folder. */
-	struct env_slot *env;
-	size_t env_cap, env_n;
 	int wd_new, wd_cur;	/* inotify watches, -1 when none */
 	time_t idle_since;	/* 0 while sessions use it */
 	struct openbox *next;
@@ -107,88 +97,9 @@ imap_box_open(struct imap_server *srv, const char *dir, bool create, const char 
 	return mb;
 }
 
-static struct openbox *
-box_of(struct imap_server *srv, const struct mailbox *mb)
-{
-	for (struct openbox *b = srv->boxes; b; b = b->next)
-		if (b->mb == mb)
-			return b;
-	return NULL;
-}
-
-static size_t
-env_hash(uint32_t uid, size_t cap)
-{
-	return (size_t)((uid * 2654435761u) & (cap - 1));
-}
-
-const char *
-imap_box_envelope(struct imap_server *srv, const struct mailbox *mb, uint32_t uid, size_t *len)
-{
-	struct openbox *b = box_of(srv, mb);
-	if (b == NULL || b->env_cap == 0)
-		return NULL;
-	for (size_t i = env_hash(uid, b->env_cap);; i = (i + 1) & (b->env_cap - 1)) {
-		if (b->env[i].uid == 0)
-			return NULL;
-		if (b->env[i].uid == uid) {
-			*len = b->env[i].len;
-			return b->env[i].text;
-		}
-	}
-}
-
-static void
-env_free(struct openbox *b)
-{
-	for (size_t i = 0; i < b->env_cap; i++)
-		free(b->env[i].text);
-	free(b->env);
-	b->env = NULL;
-	b->env_cap = b->env_n = 0;
-}
-
-void
-imap_box_set_envelope(struct imap_server *srv, const struct mailbox *mb, uint32_t uid,
-    const char *text, size_t len)
-{
-	struct openbox *b = box_of(srv, mb);
-	if (b == NULL || uid == 0 || len > UINT32_MAX)
-		return;
-	/* Expunged messages leave entries behind: start over when they
-	 * outnumber the folder's messages. */
-	if (b->env_n > 1024 && b->env_n > 2 * mb->n)
-		env_free(b);
-	if ((b->env_n + 1) * 2 > b->env_cap) {
-		size_t ncap = b->env_cap ? b->env_cap * 2 : 1024;
-		struct env_slot *ne = xcalloc(ncap, sizeof(*ne));
-		for (size_t i = 0; i < b->env_cap; i++) {
-			if (b->env[i].uid == 0)
-				continue;
-			size_t j = env_hash(b->env[i].uid, ncap);
-			while (ne[j].uid != 0)
-				j = (j + 1) & (ncap - 1);
-			ne[j] = b->env[i];
-		}
-		free(b->env);
-		b->env = ne;
-		b->env_cap = ncap;
-	}
-	size_t i = env_hash(uid, b->env_cap);
-	while (b->env[i].uid != 0 && b->env[i].uid != uid)
-		i = (i + 1) & (b->env_cap - 1);
-	if (b->env[i].uid == uid)
-		return;
-	b->env[i].uid = uid;
-	b->env[i].len = (uint32_t)len;
-	b->env[i].text = xstrndup(text, len);
-	b->env_n++;
-}
-
 static void
 box_free(struct imap_server *srv, struct openbox *b)
 {
-	env_free(b);
 	if (b->wd_new >= 0)
 		inotify_rm_watch(srv->ino_fd, b->wd_new);
 	if (b->wd_cur >= 0)
@@ -294,6 +205,8 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 	static unsigned tick;
 	tick++;
 	for (struct openbox *b = srv->boxes; b; b = b->next) {
+		/* The index takes what changed within the last second. */
+		mailbox_flush(b->mb);
 		if (b->idle_since != 0)
 			continue;
 		bool watched = b->wd_new >= 0 && b->wd_cur >= 0;

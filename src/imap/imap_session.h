@@ -82,11 +82,6 @@ struct mailbox *imap_box_open(struct imap_server *srv, const char *dir, bool cre
     const char **error_r);
 void imap_box_close(struct imap_server *srv, struct mailbox **mb);
 void imap_box_changed(struct imap_server *srv, struct mailbox *mb, struct imap_session *except);
-/* The ENVELOPE of a message of an open folder, remembered by UID. */
-const char *imap_box_envelope(struct imap_server *srv, const struct mailbox *mb, uint32_t uid,
-    size_t *len);
-void imap_box_set_envelope(struct imap_server *srv, const struct mailbox *mb, uint32_t uid,
-    const char *text, size_t len);
 const struct conf *imap_server_conf(const struct imap_server *srv);
 struct auth_client *imap_server_auth(const struct imap_server *srv);
 int imap_server_user_maildir(struct imap_server *srv, const char *user, char *path, size_t sz);

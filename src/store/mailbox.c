@@ -11,13 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/util.h"
 #include "store/maildir.h"
+#include "store/mbxindex.h"
 #include "store/mdfiles.h"
 
 #define UIDLIST		"dovecot-uidlist"
 #define UIDLIST_LOCK	"dovecot-uidlist.lock"
 #define KEYWORDS	"dovecot-keywords"
+#define INDEX		"estafeta.index"
+#define INDEX_MAX	(1024u * 1024 * 1024)
+#define INDEX_LOG_MIN	(64u * 1024)	/* a log this small is never folded */
 #define LOCK_STALE	120	/* seconds, as Dovecot's dotlock */
 #define LOCK_WAIT_MS	10000	/* default; mailbox_set_lock_timeout_ms */
 #define MAX_MSGS	(16u * 1024 * 1024)
@@ -45,6 +50,19 @@ struct mbx_priv {
 	bool ul_valid;			/* ul_file reflects the file (stamp ul) */
 	int curfd;			/* cur/, for reads without a path walk; -1 */
 	char errbuf[256];
+	/* estafeta.index */
+	struct buf ilog;		/* log entries not written yet */
+	uint32_t *dirty;		/* UIDs whose record is behind (idx_dirty) */
+	size_t ndirty, dcap;
+	size_t idx_len, idx_snap;	/* the file as last read or written; 0: none */
+	int64_t idx_ino;
+	bool idx_rewrite;		/* the next flush writes a snapshot */
+	uint32_t h_uidvalidity, h_uidnext;	/* its header as last written */
+	uint64_t h_expunge;
+	struct mbxi load;		/* while the first sync takes from it */
+	char *load_buf;
+	size_t idx_matched;
+	bool loading;
 };
 
 static const char *
@@ -548,6 +566,285 @@ msg_set_name(struct mbx_msg *m, char *fname)
 		m->vsize = n.vsize;
 }
 
+static void
+msg_free(struct mbx_msg *m)
+{
+	free(m->fname);
+	free(m->env);
+	free(m->bs);
+}
+
+/* ---- estafeta.index ---- */
+
+static void
+mark_dirty(struct mailbox *mb, struct mbx_msg *m)
+{
+	struct mbx_priv *pv = mb->priv;
+	if (m->idx_dirty || mb->readonly)
+		return;
+	m->idx_dirty = true;
+	if (pv->ndirty == pv->dcap) {
+		pv->dcap = pv->dcap ? pv->dcap * 2 : 64;
+		pv->dirty = xreallocarray(pv->dirty, pv->dcap, sizeof(*pv->dirty));
+	}
+	pv->dirty[pv->ndirty++] = m->uid;
+}
+
+static void
+log_expunged(struct mailbox *mb, uint32_t uid)
+{
+	if (!mb->readonly)
+		mbxi_log_expunge(&mb->priv->ilog, uid, mb->expunge_modseq);
+}
+
+/* Read estafeta.index for the first sync. */
+static void
+idx_load(struct mailbox *mb)
+{
+	struct mbx_priv *pv = mb->priv;
+	char p[4096];
+	struct stat sb;
+	path_of(mb, INDEX, p, sizeof(p));
+	if (lstat(p, &sb) != 0)
+		return;
+	size_t len;
+	const char *err;
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > INDEX_MAX ||
+	    read_file(p, INDEX_MAX, &pv->load_buf, &len) != 0 ||
+	    mbxi_parse(pv->load_buf, len, MAX_MSGS, &pv->load, &err) != 0) {
+		free(pv->load_buf);
+		pv->load_buf = NULL;
+		pv->idx_rewrite = true;
+		return;
+	}
+	pv->loading = true;
+	pv->idx_len = len;
+	pv->idx_snap = pv->load.snap_len;
+	pv->idx_ino = (int64_t)sb.st_ino;
+	pv->h_uidvalidity = pv->load.uidvalidity;
+	pv->h_uidnext = pv->load.uidnext;
+	pv->h_expunge = pv->load.expunge_modseq;
+	/* A torn or foreign tail: appending after it would be lost. */
+	if (pv->load.good_len != len)
+		pv->idx_rewrite = true;
+	if (pv->load.highestmodseq > mb->highestmodseq)
+		mb->highestmodseq = pv->load.highestmodseq;
+}
+
+/* A message found by the first sync: what the index knows of it, when it
+ * is the same file under the same UIDVALIDITY. Its MODSEQ stays when its
+ * flags are the recorded ones. */
+static void
+idx_take(struct mailbox *mb, struct mbx_msg *m)
+{
+	struct mbx_priv *pv = mb->priv;
+	const struct mbxi_rec *r = NULL;
+	if (pv->loading && pv->load.uidvalidity == mb->uidvalidity)
+		r = mbxi_find(&pv->load, m->uid);
+	if (r == NULL || r->base_len != m->base_len || memcmp(r->base, m->fname, m->base_len) != 0) {
+		m->modseq = ++mb->highestmodseq;
+		mark_dirty(mb, m);
+		return;
+	}
+	pv->idx_matched++;
+	if (m->size < 0)
+		m->size = r->size;
+	if (m->vsize < 0)
+		m->vsize = r->vsize;
+	if (m->idate < 0)
+		m->idate = r->idate;
+	if (r->env != NULL && m->env == NULL) {
+		m->env = xstrndup(r->env, r->env_len);
+		m->env_len = r->env_len;
+	}
+	if (r->bs != NULL && m->bs == NULL) {
+		m->bs = xstrndup(r->bs, r->bs_len);
+		m->bs_len = r->bs_len;
+	}
+	if (r->flags == m->flags && r->kw == m->kw && r->modseq != 0 &&
+	    r->modseq <= mb->highestmodseq) {
+		m->modseq = r->modseq;
+		return;
+	}
+	m->modseq = ++mb->highestmodseq;
+	mark_dirty(mb, m);
+}
+
+/* After the first sync: records no file matched were expunged meanwhile. */
+static void
+idx_loaded(struct mailbox *mb)
+{
+	struct mbx_priv *pv = mb->priv;
+	if (!pv->loading)
+		return;
+	if (pv->load.uidvalidity == mb->uidvalidity) {
+		if (pv->load.expunge_modseq > mb->expunge_modseq)
+			mb->expunge_modseq = pv->load.expunge_modseq;
+		if (pv->idx_matched < pv->load.n) {
+			mb->expunge_modseq = ++mb->highestmodseq;
+			pv->idx_rewrite = true;
+		}
+	} else
+		pv->idx_rewrite = true;
+	mbxi_free(&pv->load);
+	free(pv->load_buf);
+	pv->load_buf = NULL;
+	pv->loading = false;
+}
+
+static void
+rec_of(const struct mbx_msg *m, struct mbxi_rec *r)
+{
+	r->uid = m->uid;
+	r->flags = m->flags;
+	r->kw = m->kw;
+	r->modseq = m->modseq;
+	r->size = m->size;
+	r->vsize = m->vsize;
+	r->idate = m->idate;
+	r->base = m->fname;
+	r->base_len = m->base_len;
+	r->env = m->env;
+	r->env_len = m->env_len;
+	r->bs = m->bs;
+	r->bs_len = m->bs_len;
+}
+
+static void
+idx_clear_pending(struct mailbox *mb)
+{
+	struct mbx_priv *pv = mb->priv;
+	for (size_t i = 0; i < mb->n; i++)
+		mb->m[i].idx_dirty = false;
+	pv->ndirty = 0;
+	buf_reset(&pv->ilog);
+	pv->ilog.len = 0;
+}
+
+/* The whole index, written beside and renamed over the old one. */
+static void
+idx_snapshot(struct mailbox *mb)
+{
+	struct mbx_priv *pv = mb->priv;
+	struct buf b = { 0 };
+	mbxi_snap_begin(&b, mb->uidvalidity, mb->uidnext, mb->highestmodseq, mb->expunge_modseq,
+	    (uint32_t)mb->n);
+	for (size_t i = 0; i < mb->n; i++) {
+		struct mbxi_rec r;
+		rec_of(&mb->m[i], &r);
+		mbxi_put_rec(&b, &r);
+	}
+	mbxi_snap_end(&b, 0);
+	idx_clear_pending(mb);
+	char p[4096], tp[4200];
+	path_of(mb, INDEX, p, sizeof(p));
+	snprintf(tp, sizeof(tp), "%s.tmp.%ld", p, (long)getpid());
+	int fd = open(tp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat sb;
+	if (fd < 0 || write_all(fd, b.p, b.len) != 0 || fstat(fd, &sb) != 0 || rename(tp, p) != 0) {
+		if (fd >= 0)
+			unlink(tp);
+		pv->idx_rewrite = true;
+	} else {
+		pv->idx_rewrite = false;
+		pv->idx_len = pv->idx_snap = b.len;
+		pv->idx_ino = (int64_t)sb.st_ino;
+		pv->h_uidvalidity = mb->uidvalidity;
+		pv->h_uidnext = mb->uidnext;
+		pv->h_expunge = mb->expunge_modseq;
+	}
+	if (fd >= 0)
+		close(fd);
+	buf_free(&b);
+}
+
+void
+mailbox_flush(struct mailbox *mb)
+{
+	struct mbx_priv *pv = mb->priv;
+	if (mb->readonly || mb->uidvalidity == 0) {
+		idx_clear_pending(mb);
+		return;
+	}
+	bool hdr = pv->h_uidvalidity != mb->uidvalidity || pv->h_uidnext != mb->uidnext ||
+	    pv->h_expunge != mb->expunge_modseq;
+	if (pv->ndirty == 0 && pv->ilog.len == 0 && !hdr && !pv->idx_rewrite)
+		return;
+	if (pv->idx_rewrite || pv->idx_len == 0 || pv->h_uidvalidity != mb->uidvalidity) {
+		idx_snapshot(mb);
+		return;
+	}
+	for (size_t k = 0; k < pv->ndirty; k++) {
+		long i = mailbox_find(mb, pv->dirty[k]);
+		if (i < 0 || !mb->m[i].idx_dirty)
+			continue;
+		struct mbxi_rec r;
+		rec_of(&mb->m[i], &r);
+		mbxi_log_rec(&pv->ilog, &r);
+		mb->m[i].idx_dirty = false;
+	}
+	pv->ndirty = 0;
+	mbxi_log_header(&pv->ilog, mb->uidvalidity, mb->uidnext, mb->highestmodseq,
+	    mb->expunge_modseq);
+	size_t loglen = pv->idx_len - pv->idx_snap + pv->ilog.len;
+	if (loglen > INDEX_LOG_MIN && loglen > pv->idx_snap / 2) {
+		idx_snapshot(mb);
+		return;
+	}
+	char p[4096];
+	path_of(mb, INDEX, p, sizeof(p));
+	int fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	/* Replaced or grown by someone else: ours becomes the index. */
+	if (fd < 0 || fstat(fd, &sb) != 0 || (int64_t)sb.st_ino != pv->idx_ino ||
+	    (size_t)sb.st_size != pv->idx_len) {
+		if (fd >= 0)
+			close(fd);
+		idx_snapshot(mb);
+		return;
+	}
+	if (write_all(fd, pv->ilog.p, pv->ilog.len) != 0) {
+		/* Entries after a torn one would never be read: start over. */
+		if (ftruncate(fd, (off_t)pv->idx_len) != 0) {
+			/* the snapshot below replaces the file anyway */
+		}
+		close(fd);
+		idx_snapshot(mb);
+		return;
+	}
+	close(fd);
+	pv->idx_len += pv->ilog.len;
+	pv->h_uidvalidity = mb->uidvalidity;
+	pv->h_uidnext = mb->uidnext;
+	pv->h_expunge = mb->expunge_modseq;
+	buf_reset(&pv->ilog);
+	pv->ilog.len = 0;
+}
+
+const char *
+mailbox_cached(const struct mailbox *mb, size_t i, enum mbx_cached which, size_t *len_r)
+{
+	const struct mbx_msg *m = &mb->m[i];
+	*len_r = which == MBX_ENVELOPE ? m->env_len : m->bs_len;
+	return which == MBX_ENVELOPE ? m->env : m->bs;
+}
+
+void
+mailbox_cache(struct mailbox *mb, size_t i, enum mbx_cached which, const char *text, size_t len)
+{
+	struct mbx_msg *m = &mb->m[i];
+	if (len >= MBXI_NONE || (which == MBX_ENVELOPE ? m->env : m->bs) != NULL)
+		return;
+	if (which == MBX_ENVELOPE) {
+		m->env = xstrndup(text, len);
+		m->env_len = (uint32_t)len;
+	} else {
+		m->bs = xstrndup(text, len);
+		m->bs_len = (uint32_t)len;
+	}
+	mark_dirty(mb, m);
+}
+
 /* ---- sync ---- */
 
 static long
@@ -744,7 +1041,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	if (ul->uidvalidity != 0 && mb->uidvalidity != 0 && ul->uidvalidity != mb->uidvalidity) {
 		/* Someone reset the UIDs: start over with theirs. */
 		for (size_t i = 0; i < mb->n; i++)
-			free(mb->m[i].fname);
+			msg_free(&mb->m[i]);
 		mb->n = 0;
 		mb->uidnext = 1;
 	}
@@ -774,8 +1071,9 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 		struct mbx_msg *m = &mb->m[i];
 		size_t v;
 		if (!nh_get(&fh, m->fname, m->base_len, &v) || seen[v]) {
-			free(m->fname);
+			msg_free(m);
 			mb->expunge_modseq = ++mb->highestmodseq;
+			log_expunged(mb, m->uid);
 			changed = 1;
 			continue;
 		}
@@ -788,6 +1086,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 				m->flags = f;
 				m->kw = kw;
 				m->modseq = ++mb->highestmodseq;
+				mark_dirty(mb, m);
 				changed = 1;
 			}
 			msg_set_name(m, e[v].fname);
@@ -837,8 +1136,8 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 		m->size = m->vsize = m->idate = -1;
 		m->recent = e[i].recent;
 		name_flags(e[i].fname, &m->flags, &m->kw);
-		m->modseq = ++mb->highestmodseq;
 		msg_set_name(m, e[i].fname);
+		idx_take(mb, m);
 		e[i].fname = NULL;
 		changed = 1;
 	}
@@ -880,8 +1179,8 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 			m->size = m->vsize = m->idate = -1;
 			m->recent = unlisted[i].recent;
 			name_flags(unlisted[i].fname, &m->flags, &m->kw);
-			m->modseq = ++mb->highestmodseq;
 			msg_set_name(m, unlisted[i].fname);
+			idx_take(mb, m);
 			changed = 1;
 			if (m->uid >= mb->uidnext)
 				mb->uidnext = m->uid + 1;
@@ -946,9 +1245,12 @@ mailbox_open(const char *dir, bool create, struct mailbox **out, const char **er
 	mb->refs = 1;
 	mb->uidnext = 1;
 	mb->readonly = access(dir, W_OK) != 0;
-	/* MODSEQs are not stored: start above anything shown before. */
+	/* Above anything shown before, even when the index is lost. */
 	mb->highestmodseq = now_us();
-	if (mailbox_sync(mb, true, error_r) < 0) {
+	idx_load(mb);
+	int r = mailbox_sync(mb, true, error_r);
+	idx_loaded(mb);
+	if (r < 0) {
 		snprintf(errbuf, sizeof(errbuf), "%s", *error_r);
 		*error_r = errbuf;
 		mailbox_unref(&mb);
@@ -971,9 +1273,12 @@ mailbox_unref(struct mailbox **mbp)
 	*mbp = NULL;
 	if (mb == NULL || --mb->refs > 0)
 		return;
+	mailbox_flush(mb);
 	for (size_t i = 0; i < mb->n; i++)
-		free(mb->m[i].fname);
+		msg_free(&mb->m[i]);
 	free(mb->m);
+	buf_free(&mb->priv->ilog);
+	free(mb->priv->dirty);
 	for (int i = 0; i < 26; i++)
 		free(mb->kw[i]);
 	uidlist_free(&mb->priv->ul_file);
@@ -1011,6 +1316,7 @@ mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
 	m->flags = (uint8_t)flags;
 	m->kw = kw;
 	m->modseq = ++mb->highestmodseq;
+	mark_dirty(mb, m);
 	/* Our own rename changed cur/: keep the stamp so no rescan is needed. */
 	snprintf(from, sizeof(from), "%s/cur", mb->dir);
 	stamp_get(from, &mb->priv->cur);
@@ -1026,10 +1332,12 @@ mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r)
 		*error_r = mb_err(mb, "unlink", errno);
 		return -1;
 	}
-	free(mb->m[i].fname);
+	uint32_t uid = mb->m[i].uid;
+	msg_free(&mb->m[i]);
 	memmove(&mb->m[i], &mb->m[i + 1], (mb->n - i - 1) * sizeof(*mb->m));
 	mb->n--;
 	mb->expunge_modseq = ++mb->highestmodseq;
+	log_expunged(mb, uid);
 	mb->priv->ul_dead++;
 	snprintf(p, sizeof(p), "%s/cur", mb->dir);
 	stamp_get(p, &mb->priv->cur);
@@ -1045,6 +1353,7 @@ mailbox_learn_vsize(struct mailbox *mb, size_t i, const char *data, size_t len)
 	for (const char *q = data; (q = memchr(q, '\n', (size_t)(data + len - q))) != NULL; q++)
 		bare += q == data || q[-1] != '\r';
 	mb->m[i].vsize = (int64_t)(len + bare);
+	mark_dirty(mb, &mb->m[i]);
 }
 
 int
@@ -1061,6 +1370,7 @@ mailbox_stat(struct mailbox *mb, size_t i)
 	m->idate = sb.st_mtime;
 	if (m->size < 0)
 		m->size = sb.st_size;
+	mark_dirty(mb, m);
 	if (m->vsize < 0) {
 		size_t len;
 		const char *err;
@@ -1211,6 +1521,7 @@ add_stored(struct mailbox *mb, const char *base, const char *fname, unsigned fla
 	m->idate = idate;
 	m->modseq = ++mb->highestmodseq;
 	msg_set_name(m, xstrdup(fname));
+	mark_dirty(mb, m);
 	if (mb->n > 1 && mb->m[mb->n - 2].uid > uid)
 		qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
 	if (uid >= mb->uidnext)

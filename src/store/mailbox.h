@@ -7,9 +7,17 @@
  * dovecot-keywords), so Dovecot, Courier, a MUA or another estafeta process
  * can work on the same Maildir. A sync notices their changes: it costs
  * three stat calls when nothing changed, a readdir of new/ and cur/
- * otherwise. MODSEQs live only in memory; a mailbox opened afresh starts
- * them above the current time in microseconds, so HIGHESTMODSEQ never goes
- * back while UIDVALIDITY stays.
+ * otherwise.
+ *
+ * estafeta.index (store/mbxindex.h) keeps what the names do not: each
+ * message's MODSEQ, sizes, INTERNALDATE and its ENVELOPE and BODYSTRUCTURE.
+ * A mailbox opened again takes them for every file whose UID and base name
+ * match; a file whose flags differ from the recorded ones (changed by
+ * another program meanwhile) gets a new MODSEQ. HIGHESTMODSEQ restarts at
+ * the larger of the recorded one and the current time in microseconds, so
+ * it never goes back while UIDVALIDITY stays, even when the index is lost.
+ * Changes reach the index at mailbox_flush (appended to its log) and when
+ * the mailbox is closed.
  *
  * Not thread-safe: one event loop owns a mailbox, and every session of
  * that process on the folder shares it (mailbox_ref). */
@@ -32,6 +40,9 @@ struct mbx_msg {
 	int64_t idate;		/* INTERNALDATE: the file's mtime; -1 until known */
 	char *fname;		/* file name in cur/ */
 	uint16_t base_len;	/* the base name: fname up to its first ':' */
+	bool idx_dirty;		/* its estafeta.index record is behind */
+	uint32_t env_len, bs_len;
+	char *env, *bs;		/* cached ENVELOPE and BODYSTRUCTURE texts; NULL */
 };
 
 /* A change seen by a sync, or made through this API, for the sessions:
@@ -97,6 +108,18 @@ int mailbox_append(struct mailbox *mb, const char *data, size_t len, unsigned fl
  * dst. */
 int mailbox_copy(struct mailbox *src, size_t i, struct mailbox *dst, uint32_t *uid_r,
     const char **error_r);
+
+/* The cached ENVELOPE or BODYSTRUCTURE text of message i, or NULL. */
+enum mbx_cached { MBX_ENVELOPE, MBX_BODYSTRUCTURE };
+const char *mailbox_cached(const struct mailbox *mb, size_t i, enum mbx_cached which,
+    size_t *len_r);
+void mailbox_cache(struct mailbox *mb, size_t i, enum mbx_cached which, const char *text,
+    size_t len);
+
+/* Write the changes since the last flush to estafeta.index (appended to
+ * its log; rewritten whole when the log grew past half of it). Not
+ * durable: the index is a cache the files can rebuild. */
+void mailbox_flush(struct mailbox *mb);
 
 /* Sum of the message sizes (STATUS SIZE, POP3 STAT), stat-ing as needed. */
 uint64_t mailbox_total_size(struct mailbox *mb);

@@ -806,6 +806,7 @@ purge(const char *dir)
 			continue;
 		if (strncmp(de->d_name, "dovecot", 7) == 0 ||
 		    strncmp(de->d_name, "estafeta-", 9) == 0 ||
+		    strncmp(de->d_name, "estafeta.", 9) == 0 ||
 		    strcmp(de->d_name, FOLDER_MARK) == 0 ||
 		    strncmp(de->d_name, "courierimap", 11) == 0)
 			unlinkat(dfd, de->d_name, 0);

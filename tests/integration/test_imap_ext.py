@@ -251,3 +251,64 @@ def t_utf8_saslir():
         l = r.cmd("e", 'LIST "" "Caf*"')
         check(any("Caf&AOk-" in x for x in l), "mUTF-7 for other clients: %r" % l)
         r.close()
+
+
+def modseqs(lines):
+    out = {}
+    for x in lines:
+        u, m = re.search(r"UID (\d+)", x), re.search(r"MODSEQ \((\d+)\)", x)
+        if " FETCH " in x and u and m:
+            out[int(u.group(1))] = int(m.group(1))
+    return out
+
+
+@test("imap ext: MODSEQs and cached ENVELOPE/BODYSTRUCTURE survive a restart (estafeta.index)")
+def t_index_restart():
+    import glob
+    import os
+    with ImapLab() as s:
+        r = session(s)
+        for i in range(3):
+            append(r, "a%d" % i, "INBOX", msg("r%d" % i, "r%d" % i))
+        r.cmd("b", "ENABLE QRESYNC")
+        l = r.cmd("c", "SELECT INBOX")
+        uv = int(re.search(r"UIDVALIDITY (\d+)", " ".join(l)).group(1))
+        r.cmd("d", "UID STORE 2 +FLAGS (\\Seen)")
+        before = r.cmd("e", "UID FETCH 1:* (MODSEQ ENVELOPE BODYSTRUCTURE)")
+        hm = int(re.search(r"HIGHESTMODSEQ (\d+)", " ".join(r.cmd("f", "STATUS INBOX (HIGHESTMODSEQ)"))).group(1))
+        ms = modseqs(before)
+        eq(len(ms), 3, "MODSEQs: %r" % before)
+        r.close()
+        s.stop()
+        md = s.maildir("user1")
+        check(os.path.exists(os.path.join(md, "estafeta.index")), "estafeta.index written")
+        s.start()
+        s.wait_log(r"auth service started", 10)
+
+        r = session(s)
+        r.cmd("a", "ENABLE QRESYNC")
+        l = r.cmd("b", "SELECT INBOX (QRESYNC (%d %d))" % (uv, hm))
+        eq([x for x in l if " FETCH " in x or "VANISHED" in x], [], "nothing changed across the restart")
+        hm2 = int(re.search(r"HIGHESTMODSEQ (\d+)", " ".join(l)).group(1))
+        check(hm2 >= hm, "HIGHESTMODSEQ did not go back: %d < %d" % (hm2, hm))
+        after = r.cmd("c", "UID FETCH 1:* (MODSEQ ENVELOPE BODYSTRUCTURE)")
+        eq(modseqs(after), ms, "same MODSEQs")
+        eq([x for x in after if "FETCH" in x], [x for x in before if "FETCH" in x], "same FETCH answers")
+        r.close()
+        s.stop()
+
+        # flags changed and a message removed by another program meanwhile
+        files = sorted(glob.glob(os.path.join(md, "cur", "*")))
+        eq(len(files), 3, "three files: %r" % files)
+        os.rename(files[0], files[0] + "F")
+        os.unlink(files[2])
+        s.start()
+        s.wait_log(r"auth service started", 10)
+        r = session(s)
+        r.cmd("a", "ENABLE QRESYNC")
+        l = r.cmd("b", "SELECT INBOX (QRESYNC (%d %d 1:3))" % (uv, hm2))
+        fetched = [x for x in l if " FETCH " in x]
+        eq(len(fetched), 1, "the renamed one: %r" % l)
+        check("\\Flagged" in fetched[0], "its new flag: %r" % fetched)
+        check(any(x.startswith("* VANISHED (EARLIER) ") for x in l), "the removed one: %r" % l)
+        r.close()
