@@ -37,6 +37,8 @@ struct openbox {
 	struct mailbox *mb;
 	int wd_new, wd_cur;	/* inotify watches, -1 when none */
 	time_t idle_since;	/* 0 while sessions use it */
+	size_t pending;		/* mailbox_pending at the last poll tick */
+	time_t flushed;		/* when its index was last brought up to date */
 	struct openbox *next;
 };
 
@@ -62,6 +64,7 @@ struct imap_server {
 
 #define POLL_FAST	1	/* seconds, when a folder has no inotify watch */
 #define POLL_SLOW	30	/* otherwise, as a safety net */
+#define FLUSH_MAX	30	/* seconds a busy folder's index may lag */
 
 /* ---- shared folders ---- */
 
@@ -80,6 +83,7 @@ imap_box_open(struct imap_server *srv, const char *dir, bool create, const char 
 	struct openbox *b = xcalloc(1, sizeof(*b));
 	b->mb = mb;
 	b->wd_new = b->wd_cur = -1;
+	b->flushed = time(NULL);
 	if (srv->ino_fd >= 0) {
 		char p[4200];
 		uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
@@ -205,8 +209,18 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 	static unsigned tick;
 	tick++;
 	for (struct openbox *b = srv->boxes; b; b = b->next) {
-		/* The index takes what changed within the last second. */
-		mailbox_flush(b->mb);
+		/* The index takes the changes once the folder is quiet for a
+		 * tick (not in the middle of a long FETCH), or every
+		 * FLUSH_MAX seconds on a busy one. */
+		size_t pending = mailbox_pending(b->mb);
+		if (pending == 0)
+			b->flushed = time(NULL);
+		else if (pending == b->pending || time(NULL) - b->flushed >= FLUSH_MAX) {
+			mailbox_flush(b->mb);
+			b->flushed = time(NULL);
+			pending = 0;
+		}
+		b->pending = pending;
 		if (b->idle_since != 0)
 			continue;
 		bool watched = b->wd_new >= 0 && b->wd_cur >= 0;

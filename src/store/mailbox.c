@@ -821,6 +821,12 @@ mailbox_flush(struct mailbox *mb)
 	pv->ilog.len = 0;
 }
 
+size_t
+mailbox_pending(const struct mailbox *mb)
+{
+	return mb->priv->ndirty + mb->priv->ilog.len;
+}
+
 const char *
 mailbox_cached(const struct mailbox *mb, size_t i, enum mbx_cached which, size_t *len_r)
 {

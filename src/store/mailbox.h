@@ -120,6 +120,9 @@ void mailbox_cache(struct mailbox *mb, size_t i, enum mbx_cached which, const ch
  * its log; rewritten whole when the log grew past half of it). Not
  * durable: the index is a cache the files can rebuild. */
 void mailbox_flush(struct mailbox *mb);
+/* How much waits for a flush (0: nothing); it grows with every change, so
+ * an owner can flush once a folder has gone quiet. */
+size_t mailbox_pending(const struct mailbox *mb);
 
 /* Sum of the message sizes (STATUS SIZE, POP3 STAT), stat-ing as needed. */
 uint64_t mailbox_total_size(struct mailbox *mb);
