@@ -27,7 +27,7 @@
 /* What the parent tells a mail process with each session socket. */
 struct adopt_msg {
 	char user[256];
-	char path[1024];
+	char path[2200];
 	char tag[72];
 	char proto[8];
 	char addr[64];
@@ -216,7 +216,7 @@ mailproc_request(const struct conf *c, const struct userdb *udb, const struct de
 		refuse(r, fd, "no valid login ticket");
 		return;
 	}
-	char local[256], domain[256], path[1024];
+	char local[256], domain[256], path[2200];
 	userdb_split_login(r->user, c->ndomains > 0 ? c->domains[0] : NULL, local, sizeof(local),
 	    domain, sizeof(domain));
 	struct user_info ui;
@@ -224,9 +224,9 @@ mailproc_request(const struct conf *c, const struct userdb *udb, const struct de
 		refuse(r, fd, "no such user, or root");
 		return;
 	}
-	if (c->mailbox_kind != MAILBOX_MAILDIR ||
-	    mailbox_expand(c->mailbox_path, &ui, path, sizeof(path)) < 0) {
-		refuse(r, fd, "no Maildir for the user");
+	if (mailstore_spec(c->mailbox_kind == MAILBOX_MBOX, c->mailbox_path, &ui, path,
+	    sizeof(path)) < 0) {
+		refuse(r, fd, "no mail store for the user (an mbox spool needs a home)");
 		return;
 	}
 	struct adopt_msg a;

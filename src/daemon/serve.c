@@ -146,9 +146,10 @@ user_maildir(void *ctx, const char *user, char *path, size_t sz)
 	int r = userdb_lookup(w->udb, local, domain, &ui);
 	if (r <= 0)
 		return r;
-	if (w->conf->mailbox_kind != MAILBOX_MAILDIR || (ui.uid != geteuid() && geteuid() != 0))
+	if (ui.uid != geteuid() && geteuid() != 0)
 		return 0;
-	if (mailbox_expand(w->conf->mailbox_path, &ui, path, sz) < 0)
+	if (mailstore_spec(w->conf->mailbox_kind == MAILBOX_MBOX, w->conf->mailbox_path, &ui, path,
+	    sz) < 0)
 		return -1;
 	return 1;
 }

@@ -84,7 +84,9 @@ imap_box_open(struct imap_server *srv, const char *dir, bool create, const char 
 	b->mb = mb;
 	b->wd_new = b->wd_cur = -1;
 	b->flushed = time(NULL);
-	if (srv->ino_fd >= 0) {
+	/* An mbox is polled every second (POLL_FAST): it has no directory
+	 * of its own to watch. */
+	if (srv->ino_fd >= 0 && strncmp(dir, "mbox:", 5) != 0) {
 		char p[4200];
 		uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
 		snprintf(p, sizeof(p), "%s/new", dir);

@@ -258,7 +258,9 @@ static void
 logged_in(struct pop3_session *s, const char *user, const char *path)
 {
 	const char *err;
-	s->mb = imap_box_open(s->srv, path, true, &err);
+	char *inbox = mailstore_inbox(path);
+	s->mb = imap_box_open(s->srv, inbox, true, &err);
+	free(inbox);
 	if (s->mb == NULL) {
 		log_warn("sid=%s user=%s: %s: %s", s->sid, user, path, err);
 		out(s, "-ERR [SYS/TEMP] Mailbox is not available.");

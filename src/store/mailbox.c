@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/log.h"
 #include "lib/util.h"
+#include "store/mailbox_mbox.h"
 #include "store/maildir.h"
 #include "store/mbxindex.h"
 #include "store/mdfiles.h"
@@ -63,7 +65,16 @@ struct mbx_priv {
 	char *load_buf;
 	size_t idx_matched;
 	bool loading;
+	struct mbx_mbox *mbox;		/* an mbox file, not a Maildir */
 };
+
+struct mbx_mbox **
+mailbox_mbox_slot(struct mailbox *mb)
+{
+	return &mb->priv->mbox;
+}
+
+#define IS_MBOX(mb)	((mb)->priv->mbox != NULL)
 
 static const char *
 mb_err(struct mailbox *mb, const char *what, int e)
@@ -466,6 +477,8 @@ read_keywords(struct mailbox *mb)
 int
 mailbox_keyword(struct mailbox *mb, const char *name, bool create)
 {
+	if (IS_MBOX(mb))
+		return mbox_box_keyword(mb, name, create);
 	for (int i = 0; i < 26; i++)
 		if (mb->kw[i] != NULL && strcasecmp(mb->kw[i], name) == 0)
 			return i;
@@ -580,7 +593,7 @@ static void
 mark_dirty(struct mailbox *mb, struct mbx_msg *m)
 {
 	struct mbx_priv *pv = mb->priv;
-	if (m->idx_dirty || mb->readonly)
+	if (m->idx_dirty || mb->readonly || pv->mbox != NULL)
 		return;
 	m->idx_dirty = true;
 	if (pv->ndirty == pv->dcap) {
@@ -593,7 +606,7 @@ mark_dirty(struct mailbox *mb, struct mbx_msg *m)
 static void
 log_expunged(struct mailbox *mb, uint32_t uid)
 {
-	if (!mb->readonly)
+	if (!mb->readonly && !IS_MBOX(mb))
 		mbxi_log_expunge(&mb->priv->ilog, uid, mb->expunge_modseq);
 }
 
@@ -762,6 +775,12 @@ void
 mailbox_flush(struct mailbox *mb)
 {
 	struct mbx_priv *pv = mb->priv;
+	if (pv->mbox != NULL) {
+		const char *err;
+		if (mbox_box_flush(mb, &err) != 0)
+			log_warn("%s", err);
+		return;
+	}
 	if (mb->readonly || mb->uidvalidity == 0) {
 		idx_clear_pending(mb);
 		return;
@@ -824,6 +843,8 @@ mailbox_flush(struct mailbox *mb)
 size_t
 mailbox_pending(const struct mailbox *mb)
 {
+	if (IS_MBOX(mb))
+		return mbox_box_pending(mb);
 	return mb->priv->ndirty + mb->priv->ilog.len;
 }
 
@@ -976,6 +997,8 @@ int
 mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 {
 	struct mbx_priv *pv = mb->priv;
+	if (pv->mbox != NULL)
+		return mbox_box_sync(mb, force, error_r);
 	char cp[4096], np[4096], up[4096];
 	struct stamp cst, nst, ust;
 	path_of(mb, "cur", cp, sizeof(cp));
@@ -1236,6 +1259,23 @@ int
 mailbox_open(const char *dir, bool create, struct mailbox **out, const char **error_r)
 {
 	static char errbuf[256];
+	if (strncmp(dir, "mbox:", 5) == 0) {
+		struct mailbox *mb = xcalloc(1, sizeof(*mb));
+		mb->priv = xcalloc(1, sizeof(*mb->priv));
+		mb->priv->curfd = -1;
+		mb->dir = xstrdup(dir);
+		mb->refs = 1;
+		mb->uidnext = 1;
+		mb->highestmodseq = now_us();
+		if (mbox_box_open(mb, dir, error_r) != 0 || mailbox_sync(mb, true, error_r) < 0) {
+			snprintf(errbuf, sizeof(errbuf), "%s", *error_r);
+			*error_r = errbuf;
+			mailbox_unref(&mb);
+			return -1;
+		}
+		*out = mb;
+		return 0;
+	}
 	if (create && maildir_create(dir, error_r) != STORE_OK)
 		return -1;
 	struct stat sb;
@@ -1285,6 +1325,7 @@ mailbox_unref(struct mailbox **mbp)
 	free(mb->m);
 	buf_free(&mb->priv->ilog);
 	free(mb->priv->dirty);
+	mbox_box_free(mb);
 	for (int i = 0; i < 26; i++)
 		free(mb->kw[i]);
 	uidlist_free(&mb->priv->ul_file);
@@ -1303,6 +1344,17 @@ mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
 	flags &= MF_STORED;
 	if (flags == m->flags && kw == m->kw)
 		return 0;
+	if (IS_MBOX(mb)) {
+		if (mb->readonly) {
+			*error_r = "mailbox is read-only";
+			return -1;
+		}
+		m->flags = (uint8_t)flags;
+		m->kw = kw;
+		m->modseq = ++mb->highestmodseq;
+		mbox_box_touch(mb, i);
+		return 0;
+	}
 	char nn[1024], from[4096], to[4096];
 	if (md_name_format(m->fname, strlen(m->fname), md_flags_of(flags) | kept_md_flags(m->fname),
 	    kw, nn, sizeof(nn)) < 0) {
@@ -1332,6 +1384,19 @@ mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
 int
 mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r)
 {
+	if (IS_MBOX(mb)) {
+		if (mb->readonly) {
+			*error_r = "mailbox is read-only";
+			return -1;
+		}
+		uint32_t uid = mb->m[i].uid;
+		msg_free(&mb->m[i]);
+		memmove(&mb->m[i], &mb->m[i + 1], (mb->n - i - 1) * sizeof(*mb->m));
+		mb->n--;
+		mb->expunge_modseq = ++mb->highestmodseq;
+		mbox_box_gone(mb, uid);
+		return 0;
+	}
 	char p[4096];
 	snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, mb->m[i].fname);
 	if (unlink(p) != 0 && errno != ENOENT) {
@@ -1368,6 +1433,19 @@ mailbox_stat(struct mailbox *mb, size_t i)
 	struct mbx_msg *m = &mb->m[i];
 	if (m->size >= 0 && m->vsize >= 0 && m->idate >= 0)
 		return 0;
+	if (IS_MBOX(mb)) {
+		size_t len;
+		const char *err;
+		char *data = mailbox_read(mb, i, &len, &err);
+		if (data == NULL)
+			return -1;
+		mb->m[i].size = (int64_t)len;
+		mailbox_learn_vsize(mb, i, data, len);
+		if (mb->m[i].idate < 0)
+			mb->m[i].idate = 0;
+		free(data);
+		return 0;
+	}
 	char p[4096];
 	snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, m->fname);
 	struct stat sb;
@@ -1393,6 +1471,8 @@ char *
 mailbox_read(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r)
 {
 	struct mbx_priv *pv = mb->priv;
+	if (pv->mbox != NULL)
+		return mbox_box_read(mb, i, len_r, error_r);
 	if (pv->curfd < 0) {
 		char p[4096];
 		snprintf(p, sizeof(p), "%s/cur", mb->dir);
@@ -1554,6 +1634,10 @@ mailbox_append(struct mailbox *mb, const char *data, size_t len, unsigned flags,
 		if (k >= 0)
 			kw |= 1u << k;
 	}
+	if (idate < 0 && IS_MBOX(mb))
+		idate = time(NULL);
+	if (IS_MBOX(mb))
+		return mbox_box_append(mb, data, len, flags, kw, idate, uid_r, error_r);
 	/* Stored with LF line ends, as deliveries are. */
 	char *lf = xmalloc(len + 1);
 	size_t n = 0;
@@ -1596,6 +1680,29 @@ mailbox_copy(struct mailbox *src, size_t i, struct mailbox *dst, uint32_t *uid_r
 			if (d >= 0)
 				kw |= 1u << d;
 		}
+	if (IS_MBOX(src) || IS_MBOX(dst)) {
+		/* No link between an mbox and a Maildir: the bytes are copied. */
+		size_t dlen;
+		char *text = mailbox_read(src, i, &dlen, error_r);
+		if (text == NULL)
+			return -1;
+		m = &src->m[i];
+		int r;
+		if (IS_MBOX(dst))
+			r = mbox_box_append(dst, text, dlen, m->flags, kw, m->idate, uid_r, error_r);
+		else {
+			char b[MAILDIR_NAME_MAX], fn[MAILDIR_NAME_MAX + 64];
+			*error_r = NULL;
+			r = store_file(dst, text, dlen, m->flags, kw, m->idate, b, sizeof(b), fn,
+			    sizeof(fn), error_r);
+			if (r == 0)
+				r = add_stored(dst, b, fn, m->flags, kw, (int64_t)dlen,
+				    (int64_t)(dlen + maildir_count_lf(text, dlen)), m->idate, uid_r,
+				    error_r);
+		}
+		free(text);
+		return r;
+	}
 	char from[4096];
 	snprintf(from, sizeof(from), "%s/cur/%s", src->dir, m->fname);
 	size_t len = 0;

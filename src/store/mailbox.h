@@ -41,6 +41,8 @@ struct mbx_msg {
 	char *fname;		/* file name in cur/ */
 	uint16_t base_len;	/* the base name: fname up to its first ':' */
 	bool idx_dirty;		/* its estafeta.index record is behind */
+	bool mbox_pending;	/* mbox: flags changed here, not in the file yet */
+	uint64_t off, end;	/* mbox: its From_ line and its end in the file */
 	uint32_t env_len, bs_len;
 	char *env, *bs;		/* cached ENVELOPE and BODYSTRUCTURE texts; NULL */
 };
@@ -61,7 +63,8 @@ struct mailbox {
 };
 
 /* Open (creating cur/ new/ tmp/ when create is set and they are missing)
- * and sync. 0, or -1 with *error_r (static or strerror text). */
+ * and sync. dir "mbox:PATH[\nJOURNALDIR]" opens an mbox file instead
+ * (store/mailbox_mbox.h); everything below works on both. 0, or -1 with *error_r (static or strerror text). */
 int mailbox_open(const char *dir, bool create, struct mailbox **out, const char **error_r);
 void mailbox_ref(struct mailbox *mb);
 void mailbox_unref(struct mailbox **mb);

@@ -225,6 +225,8 @@ mailstore_canon(const char *name)
 static char *
 dir_of(const struct mailstore *ms, const struct sname *sn)
 {
+	if (sn->inbox && ms->inbox_mbox != NULL)
+		return xasprintf("mbox:%s\n%s", ms->inbox_mbox, ms->root);
 	return sn->inbox ? xstrdup(ms->root) : xasprintf("%s/.%s", ms->root, sn->stored);
 }
 
@@ -590,7 +592,15 @@ mailstore_open(const char *root, struct mailstore *ms, const char **error_r)
 		*error_r = "mail store path is empty";
 		return -1;
 	}
-	size_t len = strlen(root);
+	const char *ib = strstr(root, "\nINBOX=");
+	size_t len = ib != NULL ? (size_t)(ib - root) : strlen(root);
+	if (ib != NULL) {
+		if (ib[7] != '/') {
+			*error_r = "the mbox INBOX path is not absolute";
+			return -1;
+		}
+		ms->inbox_mbox = xstrdup(ib + 7);
+	}
 	while (len > 1 && root[len - 1] == '/')
 		len--;
 	ms->root = xstrndup(root, len);
@@ -601,11 +611,22 @@ mailstore_open(const char *root, struct mailstore *ms, const char **error_r)
 	return 0;
 }
 
+char *
+mailstore_inbox(const char *spec)
+{
+	const char *ib = strstr(spec, "\nINBOX=");
+	if (ib == NULL)
+		return xstrdup(spec);
+	return xasprintf("mbox:%s\n%.*s", ib + 7, (int)(ib - spec), spec);
+}
+
 void
 mailstore_close(struct mailstore *ms)
 {
 	free(ms->root);
 	ms->root = NULL;
+	free(ms->inbox_mbox);
+	ms->inbox_mbox = NULL;
 }
 
 /* ---- LIST ---- */
@@ -968,6 +989,11 @@ mailstore_rename(struct mailstore *ms, const char *from, const char *to,
 	if (lstat(tpath, &sb) == 0) {
 		free(tpath);
 		*error_r = E_EXISTS;
+		return -1;
+	}
+	if (sf.inbox && ms->inbox_mbox != NULL) {
+		free(tpath);
+		*error_r = "[CANNOT] An mbox INBOX cannot be renamed";
 		return -1;
 	}
 	if (sf.inbox) {

@@ -34,7 +34,8 @@ enum special_use {
 };
 
 struct mailstore {
-	char *root;		/* the user's Maildir (INBOX) */
+	char *root;		/* the user's Maildir (INBOX, and the folders) */
+	char *inbox_mbox;	/* INBOX is this mbox file instead; NULL */
 };
 
 struct mailstore_folder {
@@ -53,7 +54,13 @@ struct mailstore_folder {
  * defaults are not made again. A symlinked root is refused (as
  * maildir_create refuses it). 0, or -1 with *error_r. */
 int mailstore_open(const char *root, struct mailstore *ms, const char **error_r);
+/* root may be "ROOT\nINBOX=/var/mail/user" (mailstore_spec): INBOX is then
+ * that mbox file (mailstore_path gives "mbox:FILE\nROOT", which
+ * mailbox_open takes) and the folders are Maildir++ folders of ROOT. */
 void mailstore_close(struct mailstore *ms);
+/* What mailbox_open takes for the INBOX of a store spec (POP3, which
+ * opens nothing else); malloc'd. */
+char *mailstore_inbox(const char *spec);
 
 /* Check an IMAP name and give its directory (malloc'd); NULL with
  * *error_r ("Invalid mailbox name" style text, for NO). Normalizes INBOX. */

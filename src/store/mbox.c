@@ -370,3 +370,60 @@ unlock_dot:
 	}
 	return r;
 }
+
+int
+mbox_lock_open(const char *path, bool create, int lock_timeout, struct mbox_lock *lk,
+    const char **error_r)
+{
+	unsigned long long deadline = now_ms() + (lock_timeout > 0 ?
+	    (unsigned long long)lock_timeout * 1000 : 0);
+	struct stat st, lst;
+	char *dir = dir_of(path);
+
+	lk->fd = -1;
+	lk->dotlock = NULL;
+	if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) == 0) {
+		lk->dotlock = xasprintf("%s.lock", path);
+		if (dotlock_acquire(lk->dotlock, deadline, error_r) < 0) {
+			free(lk->dotlock);
+			lk->dotlock = NULL;
+			free(dir);
+			return -1;
+		}
+	}
+	free(dir);
+	lk->fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (create ? O_CREAT : 0),
+	    0600);
+	if (lk->fd < 0) {
+		*error_r = mb_err(errno == ELOOP ? "mailbox is a symlink" : "open mailbox", errno);
+		goto fail;
+	}
+	if (fstat(lk->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		*error_r = "mailbox is not a regular file with one link";
+		goto fail;
+	}
+	if (fcntl_lock(lk->fd, deadline, error_r) < 0)
+		goto fail;
+	if (fstat(lk->fd, &st) < 0 || lstat(path, &lst) < 0 || lst.st_dev != st.st_dev ||
+	    lst.st_ino != st.st_ino) {
+		*error_r = "mailbox replaced while locking";
+		goto fail;
+	}
+	return 0;
+fail:
+	mbox_lock_close(lk);
+	return -1;
+}
+
+void
+mbox_lock_close(struct mbox_lock *lk)
+{
+	if (lk->fd >= 0)
+		close(lk->fd);	/* also drops the fcntl lock */
+	lk->fd = -1;
+	if (lk->dotlock != NULL) {
+		unlink(lk->dotlock);
+		free(lk->dotlock);
+		lk->dotlock = NULL;
+	}
+}

@@ -1,6 +1,7 @@
 /* mbox: append to an mbox file (mboxrd quoting, fcntl + dotlock, undo on error). */
 #ifndef MBOX_H
 #define MBOX_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -19,4 +20,15 @@
  */
 int mbox_deliver(const char *path, const char *sender, time_t when, const char *prefix,
     size_t prefix_len, const char *msg, size_t msg_len, int lock_timeout, const char **error_r);
+
+/* Open path read-write and lock it as mbox_deliver does (dotlock when the
+ * directory is writable, fcntl), for a reader or rewriter of the whole
+ * file; create: make it (0600) when missing. 0, or -1 with *error_r. */
+struct mbox_lock {
+	int fd;
+	char *dotlock;
+};
+int mbox_lock_open(const char *path, bool create, int lock_timeout, struct mbox_lock *lk,
+    const char **error_r);
+void mbox_lock_close(struct mbox_lock *lk);
 #endif

@@ -310,3 +310,23 @@ userdb_split_login(const char *login, const char *default_domain, char *local, s
 		strlcpy(domain, default_domain ? default_domain : "", domainsz);
 	str_lower(local);
 }
+
+int
+mailstore_spec(bool mbox, const char *tmpl, const struct user_info *ui, char *out, size_t outsz)
+{
+	if (!mbox)
+		return mailbox_expand(tmpl, ui, out, outsz);
+	char spool[1024];
+	if (mailbox_expand(tmpl, ui, spool, sizeof(spool)) < 0 || spool[0] != '/')
+		return -1;
+	int n;
+	if (ui->home[0] == '/')
+		n = snprintf(out, outsz, "%s/Maildir\nINBOX=%s", ui->home, spool);
+	else {
+		/* No home (a virtual user): beside the spool file, hidden. */
+		const char *slash = strrchr(spool, '/');
+		n = snprintf(out, outsz, "%.*s/.%s.folders\nINBOX=%s", (int)(slash - spool), spool,
+		    slash + 1, spool);
+	}
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}

@@ -37,6 +37,12 @@ int userdb_password(const struct userdb *u, const char *local, const char *domai
 /* Expand the mailbox template (~, %u, %n, %d, %h, %%) for a user. -1 when the
  * result does not fit, needs a home the user lacks, or would contain "..". */
 int mailbox_expand(const char *tmpl, const struct user_info *ui, char *out, size_t outsz);
+/* What IMAP and POP3 open for a user (mailstore_open): the Maildir of the
+ * template, or for an mbox spool "HOME/Maildir\nINBOX=SPOOL": INBOX is the
+ * spool file, the other folders a Maildir++ in the home (without a home,
+ * "DIR/.NAME.folders" beside the spool file DIR/NAME). 0, or -1. */
+int mailstore_spec(bool mbox, const char *tmpl, const struct user_info *ui, char *out,
+    size_t outsz);
 /* A login name into user and domain parts (lower-cased user); a name
  * without "@domain" belongs to default_domain (Dovecot's
  * auth_default_realm), "" when NULL. */

@@ -33,7 +33,7 @@ class ImapLab(Server):
             st["plaintext_auth_loopback"] = "yes"
         st.update(settings or {})
         Server.__init__(self, settings=st, start=False, **kw)
-        if "mailbox" not in st:
+        if "mailbox" not in st and kw.get("mailbox", "maildir") == "maildir":
             self.set("mailbox", "maildir %s/%%n/Maildir" % self.mail)
         for attempt in range(3):
             self.settings = [kv for kv in self.settings if kv[0] != "listen"]

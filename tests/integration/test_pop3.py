@@ -9,7 +9,7 @@ import re
 import socket
 
 from harness import Failure, check, eq, test
-from test_imap import ImapLab, PASS, client_ctx
+from test_imap import ImapLab, PASS, client_ctx, ok
 
 
 @test("pop3: USER/PASS, STAT, LIST, RETR with dot-stuffing, TOP")
@@ -158,3 +158,80 @@ def t_bad():
         p.pass_(PASS)
         eq(p.stat()[0], 1, "mail kept")
         p.quit()
+
+
+@test("mbox INBOX (mailbox mbox DIR/%u): IMAP and POP3 read and write the spool file in place")
+def t_mbox_inbox():
+    import time
+    with ImapLab(mailbox="mbox") as s:
+        spool = os.path.join(s.mbox_dir, "user1")
+
+        def spool_text():
+            with open(spool, "rb") as f:
+                return f.read()
+
+        s.send(subject="one", body="first\nFrom the start\n")
+        s.send(subject="two", body="second\n")
+        from harness import wait_for
+        wait_for(lambda: os.path.exists(spool) and spool_text().count(b"\nSubject: ") == 2, 15,
+                 what="two deliveries in %s" % spool)
+        c = s.login()
+        typ, data = c.select("INBOX")
+        eq(data, [b"2"], "EXISTS")
+        uv = int(c.untagged_responses["UIDVALIDITY"][0])
+        typ, data = c.uid("FETCH", "1:*", "(UID RFC822.SIZE BODY.PEEK[])")
+        bodies = [x[1] for x in data if isinstance(x, tuple)]
+        eq(len(bodies), 2, "two bodies")
+        check(b"\r\nFrom the start\r\n" in bodies[0], "From_ unquoted for the client: %r" % bodies[0])
+        check(b"X-UID" not in bodies[0] and b"Status:" not in bodies[0], "metadata hidden: %r" % bodies[0])
+        sizes = [int(m) for m in re.findall(rb"RFC822.SIZE (\d+)", b" ".join(x[0] for x in data if isinstance(x, tuple)))]
+        eq(sizes, [len(b) for b in bodies], "RFC822.SIZE is the size sent")
+        ok(c.uid("STORE", "1", "+FLAGS", r"(\Seen \Flagged)")[0], "STORE")
+        ok(c.uid("STORE", "2", "+FLAGS", r"(\Deleted)")[0], "STORE deleted")
+        ok(c.expunge()[0], "EXPUNGE")
+        ok(c.append("INBOX", r"(\Answered)", None, b"Subject: appended\r\n\r\nFrom me\r\n")[0], "APPEND")
+        ok(c.create("Work")[0], "CREATE Work")
+        ok(c.append("Sent", None, None, b"Subject: sent\r\n\r\nsent\r\n")[0], "APPEND Sent")
+        ok(c.uid("COPY", "1", "Sent")[0], "COPY to a folder")
+        typ, data = c.status("Sent", "(MESSAGES)")
+        check(b"MESSAGES 2" in data[0], "Sent holds two: %r" % data)
+        c.noop()
+        c.logout()
+        # the spool file is what mutt and Dovecot read
+        wait_for(lambda: b"X-Status: F" in spool_text(), 5, what="flags in the file")
+        t = spool_text()
+        check(b"Subject: two" not in t, "expunged from the file")
+        check(b"Subject: appended" in t and b"\n>From me\n" in t, "appended, quoted: %r" % t)
+        check(b"X-IMAPbase: %d " % uv in t, "X-IMAPbase: %r" % t[:300])
+        check(re.search(rb"Status: RO\nX-Status: F\n", t) is not None, "Status/X-Status: %r" % t)
+        check(os.path.isdir(os.path.join(s.mbox_dir, ".user1.folders", ".Sent", "cur")),
+              "folders beside the spool file")
+
+        # POP3 on the same file: same UIDs, DELE at QUIT
+        p = poplib.POP3("127.0.0.1", s.pop3, timeout=10)
+        p.user("user1")
+        p.pass_(PASS)
+        n, size = p.stat()
+        eq(n, 2, "STAT")
+        eq(p.uidl()[1], [b"1 %08X%08X" % (1, uv), b"2 %08X%08X" % (3, uv)], "UIDL")
+        resp, lines, octets = p.retr(2)
+        check(b"From me" in lines, "RETR: %r" % lines)
+        p.dele(1)
+        p.quit()
+        wait_for(lambda: b"Subject: one" not in spool_text(), 5, what="DELE applied")
+
+        # a delivery while a client idles: heard within the poll second
+        c = s.login()
+        c.select("INBOX")
+        tag = c._new_tag().decode()
+        c.send(("%s IDLE\r\n" % tag).encode())
+        check(c.readline().startswith(b"+"), "IDLE continuation")
+        t0 = time.time()
+        s.send(subject="three")
+        c.sock.settimeout(10)
+        line = c.readline()
+        check(re.match(rb"\* \d+ EXISTS", line) is not None, "EXISTS during IDLE: %r" % line)
+        check(time.time() - t0 < 5, "heard in time")
+        c.send(b"DONE\r\n")
+        c.readline()
+        c.logout()
