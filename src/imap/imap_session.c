@@ -829,6 +829,8 @@ close_folder(struct imap_session *s, bool expunge)
 		for (size_t i = mb->n; i-- > 0;)
 			if ((mb->m[i].flags & MF_DELETED) && mailbox_expunge(mb, i, &err) == 0)
 				any = true;
+		if (any && mailbox_commit(mb, &err) != 0)
+			log_warn("sid=%s %s", s->sid, err);
 		if (any)
 			imap_box_changed(s->srv, mb, s);
 	}
@@ -1441,6 +1443,13 @@ cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 			any = true;
 	}
 	seqset_free(&set);
+	if (any && mailbox_commit(mb, &err) != 0) {
+		log_warn("sid=%s %s", s->sid, err);
+		imap_box_changed(s->srv, mb, s);
+		imap_view_update(s, true);
+		imap_tagged(s, cmd->tag, "NO [SERVERBUG] The mailbox could not be written.");
+		return;
+	}
 	if (any)
 		imap_box_changed(s->srv, mb, s);
 	imap_view_update(s, true);
@@ -1540,6 +1549,8 @@ cmd_copy(struct imap_session *s, const struct imap_cmd *cmd, bool uid, bool move
 			if (mi >= 0)
 				mailbox_expunge(mb, (size_t)mi, &err);
 		}
+		if (mailbox_commit(mb, &err) != 0)
+			log_warn("sid=%s %s", s->sid, err);
 		imap_box_changed(s->srv, mb, s);
 		imap_view_update(s, true);
 		imap_tagged(s, cmd->tag, "OK Move completed.");

@@ -483,6 +483,10 @@ cmd_quit(struct pop3_session *s)
 			else
 				del++;
 		}
+		if (del > 0 && mailbox_commit(s->mb, &err) != 0) {
+			log_warn("sid=%s %s", s->sid, err);
+			fail = del;
+		}
 		if (del > 0)
 			imap_box_changed(s->srv, s->mb, NULL);
 	}

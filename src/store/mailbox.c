@@ -840,6 +840,12 @@ mailbox_flush(struct mailbox *mb)
 	pv->ilog.len = 0;
 }
 
+int
+mailbox_commit(struct mailbox *mb, const char **error_r)
+{
+	return IS_MBOX(mb) ? mbox_box_flush(mb, error_r) : 0;
+}
+
 size_t
 mailbox_pending(const struct mailbox *mb)
 {

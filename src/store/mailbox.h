@@ -123,6 +123,10 @@ void mailbox_cache(struct mailbox *mb, size_t i, enum mbx_cached which, const ch
  * its log; rewritten whole when the log grew past half of it). Not
  * durable: the index is a cache the files can rebuild. */
 void mailbox_flush(struct mailbox *mb);
+/* Make the expunges and flag changes so far permanent in the files now
+ * (an mbox is rewritten; a Maildir's are already). 0, or -1 with
+ * *error_r. */
+int mailbox_commit(struct mailbox *mb, const char **error_r);
 /* How much waits for a flush (0: nothing); it grows with every change, so
  * an owner can flush once a folder has gone quiet. */
 size_t mailbox_pending(const struct mailbox *mb);
