@@ -618,3 +618,63 @@ def t_system_user():
                 pass
     finally:
         subprocess.run(["userdel", "-f", name], capture_output=True)
+
+
+@test("imap: a system user's mbox spool in a /var/mail-like directory it cannot write to")
+def t_system_user_mbox():
+    import grp
+    import pwd
+    import subprocess
+    if not harness.IS_ROOT:
+        raise harness.Skip("needs root to create a system user")
+    name = "estim%d" % (os.getpid() % 100000)
+    try:
+        spooldir = None
+        with ImapLab(settings={"users": "system"}, mailbox="mbox") as s:
+            # /var/mail as Debian has it: root:mail 2775, the spool file user:mail 0660
+            spooldir = os.path.join(s.base, "varmail")
+            os.mkdir(spooldir)
+            try:
+                mailgid = grp.getgrnam("mail").gr_gid
+            except KeyError:
+                raise harness.Skip("no mail group")
+            os.chown(spooldir, 0, mailgid)
+            os.chmod(spooldir, 0o2775)
+            s.set("mailbox", "mbox %s/%%u" % spooldir)
+            s.write_conf()
+            s.stop()
+            s.start()
+            s.wait_log(r"auth service started", 10)
+            home = os.path.join(s.base, "home-" + name)
+            try:
+                subprocess.run(["useradd", "-m", "-d", home, "-s", "/usr/sbin/nologin", name],
+                               check=True, capture_output=True)
+                subprocess.run(["chpasswd"], input="%s:%s\n" % (name, PASS), text=True,
+                               check=True, capture_output=True)
+            except (OSError, subprocess.CalledProcessError) as e:
+                raise harness.Skip("cannot create a system user here: %s" % e)
+            pw = pwd.getpwnam(name)
+            spool = os.path.join(spooldir, name)
+            with open(spool, "w"):
+                pass
+            os.chown(spool, pw.pw_uid, mailgid)
+            os.chmod(spool, 0o660)
+            s.send(to="%s@lala.local" % name, subject="to the spool")
+            wait_for(lambda: os.path.getsize(spool) > 0, 15, what="delivery to %s" % spool)
+            c = imaplib.IMAP4("127.0.0.1", s.imap)
+            ok(c.login(name, PASS)[0], "login")
+            typ, data = c.select("INBOX")
+            eq(data[0], b"1", "one message")
+            ok(c.store("1", "+FLAGS", r"(\Seen)")[0], "store")
+            ok(c.append("INBOX", None, None, b"Subject: mine\r\n\r\nx\r\n")[0], "append")
+            ok(c.append("Sent", None, None, b"Subject: sent\r\n\r\ny\r\n")[0], "append to Sent")
+            c.logout()
+            wait_for(lambda: b"Status: RO" in open(spool, "rb").read(), 5, what="flags written")
+            st = os.stat(spool)
+            eq((st.st_uid, st.st_gid, st.st_mode & 0o777), (pw.pw_uid, mailgid, 0o660),
+               "the spool file keeps its owner and mode")
+            check(b"Subject: mine" in open(spool, "rb").read(), "appended to the spool")
+            check(os.path.isdir(os.path.join(home, "Maildir", ".Sent", "cur")), "folders in ~/Maildir")
+            eq(sorted(os.listdir(spooldir)), [name], "nothing else made in the spool directory")
+    finally:
+        subprocess.run(["userdel", "-f", name], capture_output=True)
