@@ -579,12 +579,24 @@ msg_set_name(struct mbx_msg *m, char *fname)
 		m->vsize = n.vsize;
 }
 
-static void
-msg_free(struct mbx_msg *m)
+void
+mailbox_msg_free(struct mbx_msg *m)
 {
 	free(m->fname);
 	free(m->env);
 	free(m->bs);
+}
+
+struct mbx_msg *
+mailbox_push(struct mailbox *mb)
+{
+	if (mb->n == mb->cap) {
+		mb->cap = mb->cap ? mb->cap * 2 : 64;
+		mb->m = xreallocarray(mb->m, mb->cap, sizeof(*mb->m));
+	}
+	struct mbx_msg *m = &mb->m[mb->n++];
+	memset(m, 0, sizeof(*m));
+	return m;
 }
 
 /* ---- estafeta.index ---- */
@@ -1076,7 +1088,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	if (ul->uidvalidity != 0 && mb->uidvalidity != 0 && ul->uidvalidity != mb->uidvalidity) {
 		/* Someone reset the UIDs: start over with theirs. */
 		for (size_t i = 0; i < mb->n; i++)
-			msg_free(&mb->m[i]);
+			mailbox_msg_free(&mb->m[i]);
 		mb->n = 0;
 		mb->uidnext = 1;
 	}
@@ -1106,7 +1118,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 		struct mbx_msg *m = &mb->m[i];
 		size_t v;
 		if (!nh_get(&fh, m->fname, m->base_len, &v) || seen[v]) {
-			msg_free(m);
+			mailbox_msg_free(m);
 			mb->expunge_modseq = ++mb->highestmodseq;
 			log_expunged(mb, m->uid);
 			changed = 1;
@@ -1159,12 +1171,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 		}
 		if (e[i].uid <= maxuid)
 			unsorted = true;
-		if (mb->n == mb->cap) {
-			mb->cap = mb->cap ? mb->cap * 2 : 64;
-			mb->m = xreallocarray(mb->m, mb->cap, sizeof(*mb->m));
-		}
-		struct mbx_msg *m = &mb->m[mb->n++];
-		memset(m, 0, sizeof(*m));
+		struct mbx_msg *m = mailbox_push(mb);
 		m->uid = e[i].uid;
 		if (m->uid > maxuid)
 			maxuid = m->uid;
@@ -1204,12 +1211,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 				free(unlisted[i].fname);
 				continue;
 			}
-			if (mb->n == mb->cap) {
-				mb->cap = mb->cap ? mb->cap * 2 : 64;
-				mb->m = xreallocarray(mb->m, mb->cap, sizeof(*mb->m));
-			}
-			struct mbx_msg *m = &mb->m[mb->n++];
-			memset(m, 0, sizeof(*m));
+			struct mbx_msg *m = mailbox_push(mb);
 			m->uid = uids[i];
 			m->size = m->vsize = m->idate = -1;
 			m->recent = unlisted[i].recent;
@@ -1327,7 +1329,7 @@ mailbox_unref(struct mailbox **mbp)
 		return;
 	mailbox_flush(mb);
 	for (size_t i = 0; i < mb->n; i++)
-		msg_free(&mb->m[i]);
+		mailbox_msg_free(&mb->m[i]);
 	free(mb->m);
 	buf_free(&mb->priv->ilog);
 	free(mb->priv->dirty);
@@ -1390,30 +1392,27 @@ mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
 int
 mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r)
 {
-	if (IS_MBOX(mb)) {
-		if (mb->readonly) {
-			*error_r = "mailbox is read-only";
-			return -1;
-		}
-		uint32_t uid = mb->m[i].uid;
-		msg_free(&mb->m[i]);
-		memmove(&mb->m[i], &mb->m[i + 1], (mb->n - i - 1) * sizeof(*mb->m));
-		mb->n--;
-		mb->expunge_modseq = ++mb->highestmodseq;
-		mbox_box_gone(mb, uid);
-		return 0;
-	}
 	char p[4096];
-	snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, mb->m[i].fname);
-	if (unlink(p) != 0 && errno != ENOENT) {
-		*error_r = mb_err(mb, "unlink", errno);
+	if (IS_MBOX(mb) && mb->readonly) {
+		*error_r = "mailbox is read-only";
 		return -1;
 	}
+	if (!IS_MBOX(mb)) {
+		snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, mb->m[i].fname);
+		if (unlink(p) != 0 && errno != ENOENT) {
+			*error_r = mb_err(mb, "unlink", errno);
+			return -1;
+		}
+	}
 	uint32_t uid = mb->m[i].uid;
-	msg_free(&mb->m[i]);
+	mailbox_msg_free(&mb->m[i]);
 	memmove(&mb->m[i], &mb->m[i + 1], (mb->n - i - 1) * sizeof(*mb->m));
 	mb->n--;
 	mb->expunge_modseq = ++mb->highestmodseq;
+	if (IS_MBOX(mb)) {
+		mbox_box_gone(mb, uid);
+		return 0;
+	}
 	log_expunged(mb, uid);
 	mb->priv->ul_dead++;
 	snprintf(p, sizeof(p), "%s/cur", mb->dir);
@@ -1599,12 +1598,7 @@ add_stored(struct mailbox *mb, const char *base, const char *fname, unsigned fla
 		unlink(p);
 		return -1;
 	}
-	if (mb->n == mb->cap) {
-		mb->cap = mb->cap ? mb->cap * 2 : 64;
-		mb->m = xreallocarray(mb->m, mb->cap, sizeof(*mb->m));
-	}
-	struct mbx_msg *m = &mb->m[mb->n++];
-	memset(m, 0, sizeof(*m));
+	struct mbx_msg *m = mailbox_push(mb);
 	m->uid = uid;
 	m->flags = (uint8_t)(flags & MF_STORED);
 	m->kw = kw;

@@ -188,14 +188,6 @@ journal_recover(struct mbx_mbox *x, int fd)
 
 /* ---- reading and merging ---- */
 
-static void
-free_msg(struct mbx_msg *m)
-{
-	free(m->fname);
-	free(m->env);
-	free(m->bs);
-}
-
 static bool
 is_gone(const struct mbx_mbox *x, uint32_t uid)
 {
@@ -224,7 +216,7 @@ merge(struct mailbox *mb, const char *buf, const struct mboxf *f, uint32_t *uids
 	if (f->uidvalidity != 0 && mb->uidvalidity != 0 && f->uidvalidity != mb->uidvalidity) {
 		/* Someone gave the file new UIDs: start over with theirs. */
 		for (size_t i = 0; i < mb->n; i++)
-			free_msg(&mb->m[i]);
+			mailbox_msg_free(&mb->m[i]);
 		mb->n = 0;
 		mb->uidnext = 1;
 		x->ngone = 0;
@@ -318,7 +310,7 @@ merge(struct mailbox *mb, const char *buf, const struct mboxf *f, uint32_t *uids
 	}
 	for (size_t i = 0; i < mb->n; i++)
 		if (!used[i]) {
-			free_msg(&mb->m[i]);
+			mailbox_msg_free(&mb->m[i]);
 			mb->expunge_modseq = ++mb->highestmodseq;
 			changed = 1;
 		}
@@ -495,7 +487,7 @@ sync_locked(struct mailbox *mb, bool force, const char **error_r)
 		/* No file: an empty mailbox (the spool file comes with mail). */
 		int changed = 0;
 		for (size_t i = 0; i < mb->n; i++) {
-			free_msg(&mb->m[i]);
+			mailbox_msg_free(&mb->m[i]);
 			changed = 1;
 		}
 		if (changed)
@@ -672,12 +664,7 @@ mbox_box_append(struct mailbox *mb, const char *data, size_t len, unsigned flags
 	if (fstat(lk.fd, &st) == 0)
 		stamp_of(x, &st);
 	mbox_lock_close(&lk);
-	if (mb->n == mb->cap) {
-		mb->cap = mb->cap ? mb->cap * 2 : 64;
-		mb->m = xreallocarray(mb->m, mb->cap, sizeof(*mb->m));
-	}
-	struct mbx_msg *m = &mb->m[mb->n++];
-	memset(m, 0, sizeof(*m));
+	struct mbx_msg *m = mailbox_push(mb);
 	m->uid = uid;
 	m->flags = (uint8_t)(flags & MF_STORED);
 	m->kw = kw;

@@ -21,8 +21,12 @@
 struct mailbox;
 struct mbx_mbox;
 
-/* mailbox.c: where a mailbox keeps its mbox state. */
+/* mailbox.c: where a mailbox keeps its mbox state; a new zeroed message
+ * at the end of mb->m; a message's allocations freed. */
+struct mbx_msg;
 struct mbx_mbox **mailbox_mbox_slot(struct mailbox *mb);
+struct mbx_msg *mailbox_push(struct mailbox *mb);
+void mailbox_msg_free(struct mbx_msg *m);
 
 /* spec: "mbox:PATH" or "mbox:PATH\nJOURNALDIR". A missing file is an
  * empty mailbox (created by the first append). */
