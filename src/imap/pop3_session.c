@@ -403,24 +403,29 @@ render(struct pop3_session *s, uint32_t uid, long lines, size_t *len_r)
 	char *buf = xmalloc(cap);
 	bool bol = true, in_body = false;
 	long left = lines;
-	for (size_t i = 0; i < len; i++) {
-		if (o + 8 > cap) {
-			cap *= 2;
+	/* A line at a time: memchr and memcpy do the bytes. */
+	for (size_t i = 0; i < len;) {
+		if (in_body && lines >= 0 && left-- <= 0)
+			break;
+		const char *nl = memchr(d + i, '\n', len - i);
+		size_t end = nl != NULL ? (size_t)(nl - d) : len, seg = end - i;
+		if (o + seg + 8 > cap) {
+			cap = (o + seg + 8) * 2;
 			buf = xrealloc(buf, cap);
 		}
-		char ch = d[i];
-		if (bol) {
-			if (in_body && lines >= 0 && left-- <= 0)
-				break;
-			if (ch == '.')
-				buf[o++] = '.';
-			if (!in_body && (ch == '\n' || (ch == '\r' && i + 1 < len && d[i + 1] == '\n')))
-				in_body = true;
-		}
-		if (ch == '\n' && (i == 0 || d[i - 1] != '\r'))
+		if (d[i] == '.')
+			buf[o++] = '.';
+		if (!in_body && nl != NULL && (seg == 0 || (seg == 1 && d[i] == '\r')))
+			in_body = true;
+		memcpy(buf + o, d + i, seg);
+		o += seg;
+		bol = nl != NULL;
+		if (nl == NULL)
+			break;
+		if (seg == 0 || d[end - 1] != '\r')
 			buf[o++] = '\r';
-		buf[o++] = ch;
-		bol = ch == '\n';
+		buf[o++] = '\n';
+		i = end + 1;
 	}
 	if (o + 8 > cap)
 		buf = xrealloc(buf, cap = o + 8);
