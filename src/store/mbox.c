@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/util.h"
+#include "store/mboxfile.h"
 
 #define LOCK_POLL_MS	100
 #define DOTLOCK_STALE	300	/* seconds */
@@ -157,87 +159,34 @@ wb_put(struct wbuf *w, const char *p, size_t n)
 	w->len += n;
 }
 
-struct seg {
-	const char *p;
-	size_t n;
-};
-
-/* Does the text at seg k, offset off match ^>*From  ? May look into later segments. */
-static bool
-is_from_line(const struct seg *sg, size_t nsg, size_t k, size_t off)
-{
-	static const char from[] = "From ";
-	size_t i = 0;
-
-	for (; k < nsg; k++, off = 0) {
-		for (; off < sg[k].n; off++) {
-			char c = sg[k].p[off];
-
-			if (i == 0 && c == '>')
-				continue;
-			if (c != from[i])
-				return false;
-			if (++i == sizeof(from) - 1)
-				return true;
-		}
-	}
-	return false;
-}
-
-/* mboxrd: every line matching ^>*From  gets one more '>', so readers can undo it. */
+/* Quoted (mboxrd, store/mboxfile) through a bounded scratch buffer: the
+ * message is not copied whole. */
 static void
-wb_put_quoted(struct wbuf *w, const struct seg *sg, size_t nsg)
+wb_put_quoted(struct wbuf *w, struct mboxf_quoter *q, struct buf *scratch, const char *p,
+    size_t n)
 {
-	bool bol = w->last == '\n';
+	while (n > 0) {
+		size_t k = n < WBUF_SIZE ? n : WBUF_SIZE;
 
-	for (size_t k = 0; k < nsg; k++) {
-		const char *p, *end;
-
-		if (sg[k].n == 0)
-			continue;	/* p may be NULL */
-		p = sg[k].p;
-		end = p + sg[k].n;
-		while (p < end) {
-			const char *nl, *e;
-
-			if (bol && is_from_line(sg, nsg, k, (size_t)(p - sg[k].p)))
-				wb_put(w, ">", 1);
-			nl = memchr(p, '\n', (size_t)(end - p));
-			e = nl != NULL ? nl + 1 : end;
-			wb_put(w, p, (size_t)(e - p));
-			bol = nl != NULL;
-			p = e;
-		}
+		buf_reset(scratch);
+		mboxf_quote(q, p, k, scratch);
+		wb_put(w, scratch->p, scratch->len);
+		p += k;
+		n -= k;
 	}
 }
 
-/* "From sender Thu Nov 26 10:00:00 2026": asctime layout, locale independent. */
+/* "From sender Thu Nov 26 10:00:00 2026": asctime layout in local time. */
 static void
-wb_put_from(struct wbuf *w, const char *sender, time_t when)
+wb_put_from(struct wbuf *w, struct buf *scratch, const char *sender, time_t when)
 {
-	static const char wday[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-	    "Aug", "Sep", "Oct", "Nov", "Dec" };
-	char date[64];
 	struct tm tm;
-	int n;
 
 	if (localtime_r(&when, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	n = snprintf(date, sizeof(date), " %s %s %2d %02d:%02d:%02d %d\n",
-	    wday[(unsigned)tm.tm_wday % 7], mon[(unsigned)tm.tm_mon % 12], tm.tm_mday,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
-	wb_put(w, "From ", 5);
-	if (sender == NULL || *sender == '\0')
-		sender = "MAILER-DAEMON";
-	/* Blanks or controls in the envelope sender would break the From_ line. */
-	for (const char *s = sender; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		char o = c <= ' ' || c == 0x7f ? '_' : (char)c;
-
-		wb_put(w, &o, 1);
-	}
-	wb_put(w, date, (size_t)n);
+	buf_reset(scratch);
+	mboxf_add_from_line(scratch, sender, &tm);
+	wb_put(w, scratch->p, scratch->len);
 }
 
 static char *
@@ -257,7 +206,8 @@ mbox_deliver(const char *path, const char *sender, time_t when, const char *pref
     size_t prefix_len, const char *msg, size_t msg_len, int lock_timeout, const char **error_r)
 {
 	unsigned long long deadline;
-	struct seg sg[2];
+	struct mboxf_quoter q;
+	struct buf scratch = { 0 };
 	struct wbuf w;
 	struct stat st, lst;
 	char *dir, *lock = NULL;
@@ -331,12 +281,16 @@ mbox_deliver(const char *path, const char *sender, time_t when, const char *pref
 	w.fd = fd;
 	w.last = -1;
 	w.buf = xmalloc(WBUF_SIZE);
-	wb_put_from(&w, sender, when);
-	sg[0].p = prefix;
-	sg[0].n = prefix != NULL ? prefix_len : 0;
-	sg[1].p = msg;
-	sg[1].n = msg != NULL ? msg_len : 0;
-	wb_put_quoted(&w, sg, 2);
+	wb_put_from(&w, &scratch, sender, when);
+	/* Quoting runs on across the two: a line may start in prefix and go
+	 * on in msg. */
+	mboxf_quote_init(&q, true);
+	wb_put_quoted(&w, &q, &scratch, prefix, prefix != NULL ? prefix_len : 0);
+	wb_put_quoted(&w, &q, &scratch, msg, msg != NULL ? msg_len : 0);
+	buf_reset(&scratch);
+	mboxf_quote_end(&q, &scratch);
+	wb_put(&w, scratch.p, scratch.len);
+	buf_free(&scratch);
 	if (w.last != '\n')
 		wb_put(&w, "\n", 1);
 	wb_put(&w, "\n", 1);

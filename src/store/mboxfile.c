@@ -495,6 +495,31 @@ parse_headers(const char *buf, struct mboxf_msg *m, bool first, struct mboxf *f)
 	}
 }
 
+/* The first Content-Length of m; false when there is none or it is not
+ * plain decimal (up to 18 digits: no overflow). */
+static bool
+content_length(const char *buf, const struct mboxf_msg *m, uint64_t *v_r)
+{
+	struct field fl;
+	uint64_t v = 0;
+
+	for (size_t q = m->hdr_off; q < m->hdr_end; q = fl.end) {
+		next_field(buf, q, m->hdr_end, &fl);
+		if (fl.kind != H_CONTENT_LENGTH)
+			continue;
+		if (fl.val_len == 0 || fl.val_len > 18)
+			return false;
+		for (size_t k = 0; k < fl.val_len; k++) {
+			if (!is_digit(buf[fl.val_off + k]))
+				return false;
+			v = v * 10 + (uint64_t)(buf[fl.val_off + k] - '0');
+		}
+		*v_r = v;
+		return true;
+	}
+	return false;
+}
+
 static unsigned
 line_of(const char *buf, size_t pos)
 {
@@ -570,6 +595,21 @@ mboxf_parse(const char *buf, size_t len, size_t max_msgs, struct mboxf *out,
 				break;
 			}
 			q = e;
+		}
+		/* Dovecot's rule too: a Content-Length whose end is followed by
+		 * an empty line and a From_ line (or the end of the text) is
+		 * trusted, so a "From " line Dovecot left unquoted in a body it
+		 * wrote is no boundary. */
+		uint64_t cl;
+		if (m->hdr_end < m->end && content_length(buf, m, &cl) && cl <= len - m->body_off &&
+		    m->body_off + (size_t)cl > m->end) {
+			size_t t = m->body_off + (size_t)cl;
+			size_t e = t < len ? line_end(buf, t, len) : len;
+			if (t == len || (is_empty_line(buf, t, e) && (e == len ||
+			    is_from(buf + e, len - e)))) {
+				m->end = t;
+				next = e;
+			}
 		}
 		parse_headers(buf, m, out->n == 0, out);
 		out->n++;
@@ -754,6 +794,7 @@ mboxf_rewrite(const char *buf, const struct mboxf *f, const struct mboxf_update 
 		const struct mboxf_msg *m = &f->m[i];
 		struct field fl;
 		size_t start = out->len;
+		bool had_clen = false;
 
 		if (!upd[i].keep)
 			continue;
@@ -761,8 +802,9 @@ mboxf_rewrite(const char *buf, const struct mboxf *f, const struct mboxf_update 
 		end_line(out, start);
 		for (size_t q = m->hdr_off; q < m->hdr_end; q = fl.end) {
 			next_field(buf, q, m->hdr_end, &fl);
-			if (fl.kind == H_OTHER || fl.kind == H_CONTENT_LENGTH)
+			if (fl.kind == H_OTHER)
 				buf_add(out, buf + fl.start, fl.end - fl.start);
+			had_clen |= fl.kind == H_CONTENT_LENGTH;
 		}
 		end_line(out, start);
 		if (first) {
@@ -785,6 +827,18 @@ mboxf_rewrite(const char *buf, const struct mboxf *f, const struct mboxf_update 
 			first = false;
 		}
 		put_meta(out, &upd[i]);
+		/* A Content-Length is written again with the body's true length
+		 * (the LF end_line may add counted), so it can never make a
+		 * reader join this message with the next. */
+		if (had_clen && m->hdr_end < m->end) {
+			size_t bl = m->end - m->body_off;
+
+			if (buf[m->end - 1] != '\n')
+				bl++;
+			buf_adds(out, "Content-Length: ");
+			buf_addu(out, bl);
+			buf_addc(out, '\n');
+		}
 		buf_add(out, buf + m->hdr_end, m->end - m->hdr_end);
 		end_line(out, start);
 		buf_addc(out, '\n');

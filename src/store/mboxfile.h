@@ -12,11 +12,14 @@
  *    way). Empty lines before the first From_ line are skipped; any other
  *    text there is an error.
  *  - The empty line before the next From_ line, and one empty last line of
- *    the file, separate messages and belong to no message. Content-Length
- *    is never used for boundaries (Dovecot uses it when it points at a
- *    From_ line; mboxrd and mboxo files do not need it, and an mbox Dovecot
- *    wrote with unquoted From_ lines after an empty line in a body would be
- *    split there).
+ *    the file (also a lone "\r" there: a CRLF file cut short), separate
+ *    messages and belong to no message.
+ *  - Content-Length moves a boundary only where Dovecot's reader lets it:
+ *    when the body it gives ends with an empty line followed by a From_
+ *    line, or at the end of the text, and reaches past the first such
+ *    place. Dovecot's writer leaves "From " lines in bodies unquoted and
+ *    relies on it; mboxrd and mboxo files (mutt, mbox_deliver) do not need
+ *    it, and one that points anywhere else is ignored.
  *  - Headers run from the line after From_ to the first empty line; the
  *    body follows it. Lines end in LF; CRLF is tolerated ("\r\n" is an
  *    empty line too) and kept as stored.
@@ -128,7 +131,7 @@ struct mboxf_update {
  * for f->m[i]), in order, as
  *   its From_ line (given an LF when it had none, at the end of the file);
  *   its header lines without Status, X-Status, X-Keywords, X-UID,
- *     X-IMAPbase and X-IMAP (Content-Length and all others are kept, in
+ *     X-IMAPbase, X-IMAP and Content-Length (all others are kept, in
  *     order; an unterminated last header line gets its LF);
  *   the new metadata headers, in Dovecot's order:
  *     "X-IMAPbase: <uidvalidity> <uid_last, 10 digits zero-padded>[ <names>]"
@@ -139,6 +142,8 @@ struct mboxf_update {
  *     "Status: " R (MF_SEEN) then O (old), when either;
  *     "X-Status: " A F T D (answered, flagged, draft, deleted), when any;
  *     "X-Keywords: <names one space apart>" when there is a name;
+ *     "Content-Length: <the body's length as written>" when it had one
+ *       (and a body), so it always points at its own end;
  *   its empty line and body, byte for byte (so still quoted; an
  *     unterminated last line, which only the file's last message can have,
  *     gets an LF: the one change a message's text can see);
@@ -157,7 +162,8 @@ void mboxf_rewrite(const char *buf, const struct mboxf *f, const struct mboxf_up
  *     of idate in UTC, without zone ("Thu Nov 26 10:00:00 2026"); an idate
  *     before 1970 or after 9999 is written as the epoch;
  *   msg with every CRLF turned into LF, its header lines (up to the first
- *     empty line, "\n" or "\r\n" after that) without any of the headers
+ *     empty line as mboxf_parse will see it once stored: "\n", "\r\n",
+ *     or a lone "\r" last) without any of the headers
  *     mboxf_message hides (a client must not set UIDs or flags that way),
  *     the metadata headers of upd (as mboxf_rewrite writes them, without
  *     X-IMAPbase; upd->keep is ignored) before the empty line (at the end
@@ -173,16 +179,19 @@ void mboxf_format_new(const char *msg, size_t len, const char *sender, int64_t i
     const struct mboxf_update *upd, struct buf *out);
 
 /* What to write at the end of an mbox text before a new From_ line, so
- * that it starts a message and the last message keeps its text: "" when
- * the text is empty or ends in an empty line, "\n" when it ends in LF,
- * "\n\n" otherwise. tail is the whole text or at least its last 3 bytes. */
+ * that it starts a message and the last message keeps its text (but for
+ * the LF an unterminated last line needs): "" when the text is empty or
+ * ends in an empty line, "\n" when it ends in LF or in an empty line
+ * missing its LF (a lone "\r"), "\n\n" otherwise. tail is the whole text
+ * or at least its last 3 bytes. */
 const char *mboxf_append_sep(const char *tail, size_t len);
 
 /* ---- shared with mbox_deliver ---- */
 
 /* "From <sender> <asctime of tm>\n": sender as described at
  * mboxf_format_new, tm a broken-down time (local or UTC, the caller's
- * choice); out of range fields are brought into range, not trusted. */
+ * choice; tm_wday and tm_mon are taken modulo 7 and 12, so a bad one
+ * cannot index out of the name tables). */
 void mboxf_add_from_line(struct buf *out, const char *sender, const struct tm *tm);
 
 /* mboxrd quoting, streamed: every line matching ^>*From  gets one more

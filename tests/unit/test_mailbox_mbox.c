@@ -265,6 +265,40 @@ test_dovecot_written(void **state)
 	free(t);
 }
 
+/* Dovecot leaves "From " lines in bodies unquoted and counts on
+ * Content-Length (a file a real Dovecot wrote): one message stays one,
+ * through a rewrite too. */
+static void
+test_dovecot_content_length(void **state)
+{
+	struct fx *f = *state;
+	const char *err = NULL;
+	size_t len;
+	char *text = tu_dovecot_vector("mbox-inbox-clen", &len);
+	int fd = open(f->path, O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write_all(fd, text, len), 0);
+	close(fd);
+	free(text);
+	struct mailbox *mb = open_ok(f);
+	assert_int_equal(mb->n, 2);
+	size_t n;
+	char *t = mailbox_read(mb, 0, &n, &err);
+	assert_non_null(strstr(t, "\n\nFrom here on\n"));
+	free(t);
+	assert_int_equal(mailbox_set_flags(mb, 1, MF_SEEN, 0, &err), 0);
+	assert_int_equal(mailbox_set_flags(mb, 0, MF_FLAGGED, 0, &err), 0);
+	assert_int_equal(mailbox_commit(mb, &err), 0);
+	mailbox_unref(&mb);
+	mb = open_ok(f);
+	assert_int_equal(mb->n, 2);
+	assert_int_equal(mb->m[0].flags, MF_FLAGGED);
+	assert_int_equal(mb->m[1].flags, MF_SEEN);
+	t = mailbox_read(mb, 0, &n, &err);
+	assert_non_null(strstr(t, "\n\nFrom here on\n"));
+	free(t);
+	mailbox_unref(&mb);
+}
+
 /* A rewrite that was cut short (the journal is still there) is undone at
  * the next open; bytes a delivery appended after the crash are kept. */
 static void
@@ -338,6 +372,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_flags_expunge_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dovecot_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dovecot_content_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_between, setup, teardown),
 	};
