@@ -238,8 +238,12 @@ mbox_deliver(const char *path, const char *sender, time_t when, const char *pref
 	free(dir);
 
 	/* O_NONBLOCK: a FIFO planted at path must not hang the worker. */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-	    0600);
+	/* Read access too, to see how the file ends (a file that does not
+	 * end in an empty line would glue the new message onto the last). */
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC, 0600);
 	if (fd < 0) {
 		int e = errno;
 
@@ -281,6 +285,14 @@ mbox_deliver(const char *path, const char *sender, time_t when, const char *pref
 	w.fd = fd;
 	w.last = -1;
 	w.buf = xmalloc(WBUF_SIZE);
+	if (orig > 0) {
+		char tail[3];
+		size_t tl = orig < 3 ? (size_t)orig : 3;
+		if (pread(fd, tail, tl, orig - (off_t)tl) == (ssize_t)tl) {
+			const char *sep = mboxf_append_sep(tail, tl);
+			wb_put(&w, sep, strlen(sep));
+		}
+	}
 	wb_put_from(&w, &scratch, sender, when);
 	/* Quoting runs on across the two: a line may start in prefix and go
 	 * on in msg. */

@@ -293,7 +293,7 @@ test_dotlock_busy(void **state)
 	/* released: works again */
 	assert_int_equal(unlink(f->lock), 0);
 	assert_int_equal(deliver(f->mbox, "a@example.org", NULL, "x\n", 1, &err), STORE_OK);
-	assert_file_eq(f->mbox, "old\n" FROM_LINE "x\n\n");
+	assert_file_eq(f->mbox, "old\n\n" FROM_LINE "x\n\n");	/* an empty line first */
 }
 
 struct releaser {
@@ -429,7 +429,7 @@ test_fcntl_lock_busy(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(deliver(f->mbox, "a@example.org", NULL, "x\n", 1, &err), STORE_OK);
-	assert_file_eq(f->mbox, "old\n" FROM_LINE "x\n\n");
+	assert_file_eq(f->mbox, "old\n\n" FROM_LINE "x\n\n");	/* an empty line first */
 }
 
 static void
