@@ -577,18 +577,29 @@ mbox_box_read(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r)
 		return NULL;
 	}
 	struct stat st;
-	if (fstat(fd, &st) != 0 || !stamp_same(x, &st)) {
-		/* Changed under us: its place is unknown until the next sync. */
+	/* A delivery only appends: the offsets hold while the file is the
+	 * same one and did not shrink (the From_ line is checked too). Any
+	 * other change: its place is unknown until the next sync. */
+	if (fstat(fd, &st) != 0 || !x->exists || (int64_t)st.st_ino != x->ino ||
+	    st.st_size < x->size) {
 		close(fd);
 		*error_r = "expunged";
 		return NULL;
 	}
 	size_t n = (size_t)(m->end - m->off);
 	char *raw = xmalloc(n + 1);
-	if (pread(fd, raw, n, (off_t)m->off) != (ssize_t)n) {
+	ssize_t got = pread(fd, raw, n, (off_t)m->off);
+	if (got < 0) {
+		int e = errno;
 		close(fd);
 		free(raw);
-		*error_r = xerr(mb, "read", errno ? errno : EIO);
+		*error_r = xerr(mb, "read", e);
+		return NULL;
+	}
+	if ((size_t)got != n || n < 5 || memcmp(raw, "From ", 5) != 0) {
+		close(fd);
+		free(raw);
+		*error_r = "expunged";	/* moved by another program: seen at the next sync */
 		return NULL;
 	}
 	close(fd);
