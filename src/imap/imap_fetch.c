@@ -11,7 +11,6 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/mime.h"
-#include "store/prefetch.h"
 
 
 enum fitem {
@@ -455,21 +454,9 @@ internaldate(int64_t t, char *buf, size_t sz)
 	    labs(off) % 60);
 }
 
-/* Whether the message's file must be read for this FETCH. */
+/* One message's FETCH response. false when the message is gone. */
 static bool
-needs_file(const struct fetch *f, const struct mailbox *mb, size_t mi)
-{
-	size_t l;
-	return f->need_data && !(f->cacheable &&
-	    (!f->want_env || mailbox_cached(mb, mi, MBX_ENVELOPE, &l) != NULL) &&
-	    (!f->want_bs || mailbox_cached(mb, mi, MBX_BODYSTRUCTURE, &l) != NULL));
-}
-
-/* One message's FETCH response; pre: its file already read (taken), or
- * NULL. false when the message is gone. */
-static bool
-fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid, char *pre,
-    size_t prelen)
+fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid)
 {
 	struct mailbox *mb = s->mb;
 	const char *err;
@@ -480,15 +467,10 @@ fetch_one(struct imap_session *s, struct fetch *f, size_t seq, long mi, bool uid
 	size_t envlen = 0, bslen = 0;
 	const char *env = mailbox_cached(mb, (size_t)mi, MBX_ENVELOPE, &envlen);
 	const char *bs = mailbox_cached(mb, (size_t)mi, MBX_BODYSTRUCTURE, &bslen);
-	bool read = needs_file(f, mb, (size_t)mi);
-	if (read && pre != NULL) {
-		data = pre;
-		len = prelen;
-		pre = NULL;
-	} else if (read)
-		data = mailbox_read(mb, (size_t)mi, &len, &err);
-	free(pre);
+	bool read = f->need_data && !(f->cacheable && (!f->want_env || env != NULL) &&
+	    (!f->want_bs || bs != NULL));
 	if (read) {
+		data = mailbox_read(mb, (size_t)mi, &len, &err);
 		if (data == NULL)
 			return false;
 		mailbox_learn_vsize(mb, (size_t)mi, data, len);
@@ -753,26 +735,6 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 			seqset_free(&raw);
 		}
 	}
-	/* The files to read, in order: a thread reads ahead when they are
-	 * many (a folder opened afresh). */
-	struct prefetch *pf = NULL;
-	size_t *want = NULL, nwant = 0, cap = 0, taken = 0;
-	if (f.need_data) {
-		for (size_t r = 0; r < set.n; r++)
-			for (uint64_t seq = set.r[r].lo; seq <= set.r[r].hi; seq++) {
-				long mi = imap_msg_index(s, (size_t)seq);
-				if (mi < 0 || (f.has_changedsince &&
-				    s->mb->m[mi].modseq <= f.changedsince) ||
-				    !needs_file(&f, s->mb, (size_t)mi))
-					continue;
-				if (nwant == cap) {
-					cap = cap ? cap * 2 : 256;
-					want = xreallocarray(want, cap, sizeof(*want));
-				}
-				want[nwant++] = (size_t)mi;
-			}
-		pf = prefetch_start(s->mb, want, nwant);
-	}
 	bool gone = false;
 	for (size_t r = 0; r < set.n; r++)
 		for (uint64_t seq = set.r[r].lo; seq <= set.r[r].hi; seq++) {
@@ -783,16 +745,9 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 			}
 			if (f.has_changedsince && s->mb->m[mi].modseq <= f.changedsince)
 				continue;
-			char *pre = NULL;
-			size_t prelen = 0;
-			if (pf != NULL && taken < nwant && want[taken] == (size_t)mi &&
-			    needs_file(&f, s->mb, (size_t)mi))
-				pre = prefetch_take(pf, taken++, &prelen);
-			if (!fetch_one(s, &f, (size_t)seq, mi, uid, pre, prelen))
+			if (!fetch_one(s, &f, (size_t)seq, mi, uid))
 				gone = true;
 		}
-	prefetch_stop(pf);
-	free(want);
 	seqset_free(&set);
 	fetch_free(&f);
 	if (gone && !uid)
