@@ -351,6 +351,13 @@ privsep_parent_loop(int psock, pid_t worker, struct conf *c, struct privsep_aux 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigset_t mine;
+	sigemptyset(&mine);
+	sigaddset(&mine, SIGTERM);
+	sigaddset(&mine, SIGINT);
+	sigaddset(&mine, SIGHUP);
+	sigaddset(&mine, SIGUSR1);
+	sigprocmask(SIG_UNBLOCK, &mine, NULL);	/* blocked before the worker was forked */
 
 	for (;;) {
 		struct pollfd pfd = { psock, POLLIN, 0 };

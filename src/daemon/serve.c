@@ -392,10 +392,14 @@ worker_main(const char *conf_path, struct conf *c, int *fds, bool *is_unix,
 
 	struct event *sigs[4];
 	int signums[4] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
+	sigset_t mine;
+	sigemptyset(&mine);
 	for (int i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(w.eb, signums[i], on_signal, &w);
 		event_add(sigs[i], NULL);
+		sigaddset(&mine, signums[i]);
 	}
+	sigprocmask(SIG_UNBLOCK, &mine, NULL);	/* blocked by the parent until now */
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Recovery: everything in the queue was acknowledged and is delivered again. */
@@ -855,6 +859,16 @@ serve_main(const char *conf_path, bool daemonize, bool debug)
 		log_warn("cannot write %s: %s", pidpath, strerror(errno));
 
 	if (pw != NULL) {
+		/* A SIGTERM that comes before the handlers are in place (a test
+		 * that is quick, a loaded machine) waits for them, here and in
+		 * the worker, instead of killing the process outright. */
+		sigset_t early;
+		sigemptyset(&early);
+		sigaddset(&early, SIGTERM);
+		sigaddset(&early, SIGINT);
+		sigaddset(&early, SIGHUP);
+		sigaddset(&early, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &early, NULL);
 		int sp[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
 		    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tsp) < 0)
