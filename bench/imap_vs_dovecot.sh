@@ -16,8 +16,8 @@
 #                both slow: it adds fields to dovecot.index.cache as clients ask for them), then
 #                RUNS measured runs;
 #     rebuilt  - before each run Dovecot's index files go (dovecot.index*, dovecot.list.index*; the
-#                dovecot-uidlist stays), estafeta is restarted (it keeps its index in memory only,
-#                so a restart is its cold state; its dovecot-uidlist stays too); page cache kept;
+#                dovecot-uidlist stays), estafeta is stopped, its estafeta.index* go (its
+#                dovecot-uidlist stays too) and it is started again; page cache kept;
 #     first    - a fresh copy of the Maildir with every message in new/ and no dovecot-uidlist,
 #                under a new user for every run (first1, first2, ...), servers not restarted.
 #     BIG=1 repeats the three for BIG_MSGS messages (BIG_RUNS runs each).
@@ -524,13 +524,15 @@ fetch_section() {	# label template-count user firstuser-prefix runs
 	for r in $(seq 1 "$runs"); do
 		for t in $(order "$r"); do fetch_once "$t" "$lb warm" "$u" "$r" "$cnt" 1 || true; done
 	done
-	echo "-- index rebuilt: Dovecot without dovecot.index* and dovecot.list.index* (uidlist kept), estafeta restarted"
+	echo "-- index rebuilt: Dovecot without dovecot.index* and dovecot.list.index*, estafeta restarted without estafeta.index* (uidlists kept)"
 	for r in $(seq 1 "$runs"); do
 		for t in $(order "$r"); do
 			if [ "$t" = dovecot ]; then
 				fetch_once "$t" "$lb rebuilt" "$u" "$r" "$cnt" 1 "$(dc_reset_cmd "$u")" || true
 			else
-				restart estafeta	# no index files to delete: it keeps its index in memory
+				stop_estafeta	# it writes its index when it stops
+				rm -f "$ESTM/$u/Maildir/estafeta.index"*
+				start_estafeta
 				sync
 				fetch_once "$t" "$lb rebuilt" "$u" "$r" "$cnt" 1 || true
 			fi
