@@ -29,6 +29,20 @@
 #     needs about as much CPU per session as estafeta (it shows in its client CPU line).
 #  3. ../shared/bench/pop3_bench.py: USER/PASS, STAT, RETR of every one of the MSGS messages
 #     (one unmeasured run per server, then RUNS measured runs).
+#  4. mixed: bench/imap_mixed_load.c (C, one epoll loop, its mix in its header: SELECT, UID FETCH
+#     of the newest ~20 ENVELOPEs, FETCH of 10 headers, a whole message, UID SEARCH, UID STORE
+#     \Seen/\Flagged, APPEND of 2-3 KB, UID STORE \Deleted + UID EXPUNGE of its own appended
+#     messages, LOGOUT + LOGIN every 40-60 operations), one command in flight per connection, for
+#     MIXED_SECS s with each CLIENTS of MIXED_CLIENTS; client i logs in as mix<i % MIXED_USERS + 1>
+#     (MIXED_MSGS messages each). The mix boxes are copied once and prepared on each server (two
+#     passes of SELECT, UID FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE) and three UID SEARCHes: UIDs
+#     assigned, Dovecot's index and cache files made), then kept as that server's snapshot; before
+#     every run the server is stopped, its mix boxes replaced by its snapshot, the server started
+#     and one unmeasured warm-up pass made (SELECT, the UID FETCH 1:* and a UID SEARCH FROM per box;
+#     each server keeps its index files from the snapshot). Rounds interleaved (odd rounds estafeta first);
+#     round r uses PRNG seed r on both servers. Recorded: operations/s (tagged OKs in the
+#     MIXED_SECS), protocol errors (tagged NO/BAD, untagged BAD, disconnects, parse failures,
+#     10 s timeouts; any is a problem), latency p50/p99, server-tree CPU and the client's own CPU.
 # For every client run the client's own CPU (bench/client_cpu.py: from its connect() on, kernel
 # time included; the C client measures its own) and the server process tree's CPU
 # (../shared/bench/cputree.py: Dovecot's master with all its children, estafeta's parent with
@@ -39,7 +53,17 @@
 #                   takes 1.5-3 minutes: the default run takes 7-12 minutes, IDLE_RUNS=3 adds 2-5.
 #                   BIG=0 (1: also BIG_MSGS=100000 with BIG_RUNS=3, about 6 more minutes, 2.5 GB
 #                   under $BENCH_ROOT while it runs; the 100k templates stay in $BENCH_ROOT/data)
-#                   SECTIONS="fetch idle pop3" (any subset; "big" is added by BIG=1)
+#                   SECTIONS="fetch idle pop3 mixed" (any subset; "big" is added by BIG=1)
+#                   MIXED_CLIENTS="10 50" MIXED_SECS=30 MIXED_RUNS=3 MIXED_MSGS=1000 MIXED_USERS=100
+#                   (mixed: about 50 s per run with the restore and the warm-up, 5 minutes with the
+#                   defaults; MIXED_USERS below the client count puts several clients on one mailbox)
+#                   MIXED_QUIET=20 MIXED_QUIET_WAIT=600: before each mixed run, wait (at most
+#                   MIXED_QUIET_WAIT s) until other processes use < MIXED_QUIET % of a CPU over 5 s
+#                   (0: no wait). On a shared 2-CPU machine other load takes Dovecot's second CPU
+#                   first (estafeta's IMAP runs on one thread); it is reported per run and in the table.
+#                   MIXED_NOISY=25 MIXED_RETRIES=3: a run during which other processes used more than
+#                   MIXED_NOISY % of a CPU is discarded and made again (restore, warm-up, run), at most
+#                   MIXED_RETRIES times; the last try counts whatever its noise.
 #                   BENCH_ROOT=/tmp/imapbench DC_IMAP_PORT=11143 DC_POP3_PORT=11110
 #                   EST_IMAP_PORT=12143 EST_POP3_PORT=12110 EST_SMTP_PORT=12025
 #                   CLIENT_TIMEOUT=900 (s per client run) NOBUILD=1 skips make; KEEP=1 keeps the
@@ -48,7 +72,8 @@
 #                   EST_CONF_EXTRA adds lines to estafeta's config (e.g. "auth_cache_ttl 0": its
 #                   login cache off, every login hashes, as Dovecot's does); PEER_AUTH_CACHE=1
 #                   turns Dovecot's auth cache on (off by default, as in the seeds)
-#                   QUICK=1 is shorthand for MSGS=1000 N=200 RUNS=3 IDLE_RUNS=1 HOLD=3
+#                   QUICK=1 is shorthand for MSGS=1000 N=200 RUNS=3 IDLE_RUNS=1 HOLD=3 MIXED_SECS=10
+#                   MIXED_RUNS=1
 # Quick check:      QUICK=1 bench/imap_vs_dovecot.sh
 # Needs:            root; python3; installs dovecot-imapd and dovecot-pop3d with apt-get when
 #                   missing (no service is started: a policy-rc.d that exits 101 while installing,
@@ -78,6 +103,8 @@ if [ "${QUICK:-0}" = 1 ]; then
 	RUNS=${RUNS:-3}
 	IDLE_RUNS=${IDLE_RUNS:-1}
 	HOLD=${HOLD:-3}
+	MIXED_SECS=${MIXED_SECS:-10}
+	MIXED_RUNS=${MIXED_RUNS:-1}
 fi
 MSGS=${MSGS:-10000}
 RUNS=${RUNS:-5}
@@ -88,7 +115,16 @@ HOLD=${HOLD:-10}
 BIG=${BIG:-0}
 BIG_MSGS=${BIG_MSGS:-100000}
 BIG_RUNS=${BIG_RUNS:-3}
-SECTIONS=${SECTIONS:-fetch idle pop3}
+MIXED_CLIENTS=${MIXED_CLIENTS:-10 50}
+MIXED_SECS=${MIXED_SECS:-30}
+MIXED_RUNS=${MIXED_RUNS:-3}
+MIXED_MSGS=${MIXED_MSGS:-1000}
+MIXED_USERS=${MIXED_USERS:-100}
+MIXED_QUIET=${MIXED_QUIET:-20}
+MIXED_QUIET_WAIT=${MIXED_QUIET_WAIT:-600}
+MIXED_NOISY=${MIXED_NOISY:-25}
+MIXED_RETRIES=${MIXED_RETRIES:-3}
+SECTIONS=${SECTIONS:-fetch idle pop3 mixed}
 [ "$BIG" = 1 ] && SECTIONS="$SECTIONS big"
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-900}
 EST_CONF_EXTRA=${EST_CONF_EXTRA:-}
@@ -169,6 +205,8 @@ BIN=$REPO/build/estafeta
 mkdir -p "$BENCH_ROOT"
 LOADGEN=$BENCH_ROOT/imap_idle_load
 cc -O2 -Wall -o "$LOADGEN" "$HERE/imap_idle_load.c" || die "cannot build bench/imap_idle_load.c (needs cc)"
+MIXGEN=$BENCH_ROOT/imap_mixed_load
+cc -O2 -Wall -Wextra -o "$MIXGEN" "$HERE/imap_mixed_load.c" || die "cannot build bench/imap_mixed_load.c (needs cc)"
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=$BENCH_ROOT/results/$STAMP
@@ -182,6 +220,7 @@ echo "   estafeta: $BIN ($(sha256sum "$BIN" | cut -c1-12), $(stat -c %y "$BIN" |
 echo "   dovecot:  $(dovecot --version)   python3: $("$PY" -c 'import platform; print(platform.python_version())')"
 echo "   machine:  $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $BENCH_ROOT on $(df --output=source,fstype /tmp | tail -1 | tr -s ' ')"
 echo "   load:     msgs=$MSGS runs=$RUNS idle N=$N x $IDLE_RUNS round(s) (hold ${HOLD}s) sections: $SECTIONS$([ "$BIG" = 1 ] && echo " (big: $BIG_MSGS msgs x $BIG_RUNS)")"
+case " $SECTIONS " in *" mixed "*) echo "   mixed:    clients $MIXED_CLIENTS, ${MIXED_SECS}s x $MIXED_RUNS run(s), $MIXED_MSGS msgs per box, $MIXED_USERS user(s)" ;; esac
 est_cache=$("$BIN" reference 2>/dev/null | grep -o '^| `auth_cache_ttl` | `[^`]*`' | cut -d'`' -f4 || true)
 ov=$(sed -n 's/^auth_cache_ttl[ \t]*//p' <<<"$EST_CONF_EXTRA" | tail -1)
 echo "   passwords: the same {SHA512-CRYPT} hash for every user, both servers; auth caches: estafeta auth_cache_ttl ${ov:-${est_cache:-(no such setting)}}${ov:+ (EST_CONF_EXTRA; default ${est_cache:-none})}, Dovecot $([ "$PEER_AUTH_CACHE" = 1 ] && echo "auth_cache_size 10M, ttl 1 hour" || echo "none (its default)")"
@@ -217,6 +256,7 @@ mkdir -p "$DATA"
 make_template "$MSGS"
 make_template "$IDLE_MSGS"
 case " $SECTIONS " in *" big "*) make_template "$BIG_MSGS" ;; esac
+case " $SECTIONS " in *" mixed "*) make_template "$MIXED_MSGS" ;; esac
 
 EST=$BENCH_ROOT/est
 ESTM=$EST/mail		# estafeta: $ESTM/<user>/Maildir
@@ -230,6 +270,13 @@ copy_box() {	# template-dir dest-maildir
 }
 USERS="box $(seq -f 'first%g' 1 "$RUNS") $(seq -f 'itest%g' 1 "$IDLE_USERS")"
 case " $SECTIONS " in *" big "*) USERS="$USERS bigbox $(seq -f 'bigfirst%g' 1 "$BIG_RUNS")" ;; esac
+MIX_BOXES=0		# mix1..mixMIX_BOXES: the mailboxes the mixed clients log in to
+case " $SECTIONS " in *" mixed "*)
+	for mc in $MIXED_CLIENTS; do [ "$mc" -gt "$MIX_BOXES" ] && MIX_BOXES=$mc; done
+	[ "$MIX_BOXES" -gt "$MIXED_USERS" ] && MIX_BOXES=$MIXED_USERS
+	USERS="$USERS $(seq -f 'mix%g' 1 "$MIX_BOXES")"
+	;;
+esac
 echo "   copying the Maildirs for both servers"
 rm -rf "$ESTM" "$DCM"
 for m in "$ESTM" "$DCM"; do
@@ -687,9 +734,144 @@ esac
 
 case " $SECTIONS " in *" big "*) fetch_section "imap$((BIG_MSGS / 1000))k" "$BIG_MSGS" bigbox bigfirst "$BIG_RUNS" ;; esac
 
+# ---------------------------------------------------------------- mixed load
+MIXSNAP=$BENCH_ROOT/mixsnap	# MIXSNAP/<target>/mix<i>: the prepared boxes every run starts from
+# mix_pass target prepare|warm: every mix box once (prepare: twice) with imaplib, unmeasured
+mix_pass() {
+	"$PY" - "$(imap_port "$1")" "$BENCH_PASS" "$MIX_BOXES" "$2" >"$OUT/mixed.$2.$1.out" 2>&1 <<'PY'
+import imaplib, sys, time
+port, pw, n, mode = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+t0 = time.monotonic()
+for rnd in range(2 if mode == "prepare" else 1):
+    for i in range(1, n + 1):
+        c = imaplib.IMAP4("127.0.0.1", port)
+        c.login(f"mix{i}", pw)
+        typ, d = c.select("INBOX")
+        assert typ == "OK", d
+        typ, d = c.uid("FETCH", "1:*", "(UID FLAGS RFC822.SIZE ENVELOPE)")
+        assert typ == "OK", d
+        searches = (['FROM "sender1"', 'SUBJECT "invoice"', "SINCE 15-Nov-2023"] if mode == "prepare"
+                    else ['FROM "sender1"'])
+        for q in searches:
+            typ, d = c.uid("SEARCH", q)
+            assert typ == "OK", d
+        c.logout()
+print(f"{mode}: {n} boxes in {time.monotonic() - t0:.1f}s")
+PY
+}
+
+mixed_restore() {	# target: the server stopped, its mix boxes replaced by its snapshot, started again
+	local t=$1 m i
+	m=$(mailroot "$t")
+	if [ "$t" = dovecot ]; then stop_dovecot; else stop_estafeta; fi
+	for i in $(seq 1 "$MIX_BOXES"); do
+		rm -rf "${m:?}/mix$i"
+		cp -a "$MIXSNAP/$t/mix$i" "$m/mix$i"
+	done
+	sync
+	if [ "$t" = dovecot ]; then start_dovecot; else start_estafeta; fi
+}
+
+busy_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu /{printf "%.2f\n", ($2+$3+$4+$7+$8+$9)/hz; exit}' /proc/stat; }	# s, all CPUs
+
+wait_quiet() {	# before a measured run (our servers idle): other processes' CPU below MIXED_QUIET %
+	[ "$MIXED_QUIET" -gt 0 ] || return 0
+	local a b u waited=0
+	while :; do
+		a=$(busy_cpu); sleep 5; b=$(busy_cpu)
+		u=$("$PY" -c "print(int(100 * ($b - $a) / 5))")
+		[ "$u" -lt "$MIXED_QUIET" ] && break
+		waited=$((waited + 5))
+		if [ "$waited" -ge "$MIXED_QUIET_WAIT" ]; then
+			echo "   (the machine is still busy after ${waited}s: ${u}% of a CPU; measuring anyway)"
+			return 0
+		fi
+	done
+	[ "$waited" = 0 ] || echo "   (waited ${waited}s for other processes to go below ${MIXED_QUIET}% of a CPU)"
+}
+
+mixed_once() {	# target clients run: mixed_try until a try is quiet enough (or the last one)
+	local try rc
+	for try in $(seq 1 $((MIXED_RETRIES + 1))); do
+		rc=0
+		mixed_try "$1" "$2" "$3" "$try" "$([ "$try" -gt "$MIXED_RETRIES" ] && echo 1 || echo 0)" || rc=$?
+		[ "$rc" = 2 ] || return "$rc"
+	done
+}
+
+mixed_try() {	# target clients run try last(0|1); 2: too noisy, not recorded
+	local t=$1 cl=$2 r=$3 try=$4 last=$5 f c0 c1 b0 b1 line rc=0 scpu m other
+	mixed_restore "$t"
+	mix_pass "$t" warm || { problem "$t mixed $cl run $r: warm-up failed: $(tail -1 "$OUT/mixed.warm.$t.out")"; return 1; }
+	f=$OUT/mixed.$cl.$t.$r.try$try.out
+	wait_quiet
+	c0=$(srv_cpu "$t")
+	b0=$(busy_cpu)
+	timeout $((MIXED_SECS + 60)) "$MIXGEN" 127.0.0.1 "$(imap_port "$t")" 'mix%d' "$BENCH_PASS" "$cl" "$MIXED_SECS" "$r" "$MIXED_USERS" \
+		>"$f" 2>&1 || rc=$?
+	b1=$(busy_cpu)
+	c1=$(srv_cpu "$t")
+	line=$(grep '^result ' "$f" || true)
+	[ -n "$line" ] || { problem "$t mixed $cl run $r: no result (rc $rc): $(tail -2 "$f" | tr '\n' ' ')"; server_log_tail "$t"; return 1; }
+	local opss errs ccpu ops
+	opss=$(kv "$line" ops_per_s); errs=$(kv "$line" errors); ccpu=$(kv "$line" client_cpu); ops=$(kv "$line" ops)
+	scpu=$(sub "$c1" "$c0")
+	# the machine's other CPU use meanwhile (all CPUs' busy time - server tree - client, from the
+	# client's start to its exit, a little longer than MIXED_SECS): other benchmarks show here
+	other=$("$PY" -c "print(f'{max(0.0, 100 * ($b1 - $b0 - $scpu - $ccpu) / $MIXED_SECS):.0f}')")
+	printf '%-8s mixed %2s clients run %s%s: %6s ops in %ss = %7s ops/s, errors %s (%s), latency p50 %s ms p99 %s ms, server CPU %ss (%.0f%% of a CPU, %.3f ms/op), client CPU %ss (%s%% of a CPU)\n' \
+		"$t" "$cl" "$r" "$([ "$try" = 1 ] || echo " (try $try)")" "$ops" "$MIXED_SECS" "$opss" "$errs" "$(grep '^errors ' "$f" | cut -d' ' -f2- )" \
+		"$(kv "$line" lat_p50_ms)" "$(kv "$line" lat_p99_ms)" "$scpu" \
+		"$("$PY" -c "print(100 * $scpu / $MIXED_SECS)")" "$("$PY" -c "print(1000 * $scpu / max($ops, 1))")" \
+		"$ccpu" "$(kv "$line" client_cpu_pct)"
+	echo "         $(grep '^ops ' "$f")"
+	echo "         other processes' CPU meanwhile: ${other}% of a CPU$([ "$other" -gt "$MIXED_NOISY" ] && echo " (noisy)")"
+	if [ "$errs" != 0 ] || [ "$rc" != 0 ]; then
+		problem "$t mixed $cl run $r: $errs protocol error(s) (rc $rc); the first ones:"
+		grep '^error ' "$f" | head -5 | sed 's/^/   /'
+		server_log_tail "$t"
+	fi
+	if [ "$other" -gt "$MIXED_NOISY" ] && [ "$last" = 0 ]; then
+		echo "         -> discarded: other processes used more than ${MIXED_NOISY}% of a CPU; measuring again"
+		return 2
+	fi
+	m="mixed $cl clients"
+	row "$m ops/s" "$t" "$r" "$opss"
+	row "$m errors" "$t" "$r" "$errs"
+	row "$m lat p50 ms" "$t" "$r" "$(kv "$line" lat_p50_ms)"
+	row "$m lat p99 ms" "$t" "$r" "$(kv "$line" lat_p99_ms)"
+	row "$m server CPU ms/op" "$t" "$r" "$("$PY" -c "print(f'{1000 * $scpu / max($ops, 1):.3f}')")"
+	row "$m server CPU % of a CPU" "$t" "$r" "$("$PY" -c "print(f'{100 * $scpu / $MIXED_SECS:.1f}')")"
+	row "$m client CPU % of a CPU" "$t" "$r" "$(kv "$line" client_cpu_pct)"
+	row "$m other processes' CPU % of a CPU" "$t" "$r" "$other"
+}
+
+case " $SECTIONS " in *" mixed "*)
+	echo "== mixed load: $MIXED_CLIENTS clients x ${MIXED_SECS}s, $MIXED_RUNS run(s) each (bench/imap_mixed_load.c; users mix1..mix$MIX_BOXES, $MIXED_MSGS messages each)"
+	rm -rf "$MIXSNAP"
+	for t in estafeta dovecot; do
+		m=$(mailroot "$t")
+		for i in $(seq 1 "$MIX_BOXES"); do copy_box "$DATA/m$MIXED_MSGS" "$m/mix$i/Maildir"; done
+		sync
+		mix_pass "$t" prepare || die "$t: preparing the mix boxes failed: $(tail -3 "$OUT/mixed.prepare.$t.out")"
+		echo "   $t: $(tail -1 "$OUT/mixed.prepare.$t.out") (not measured)"
+		if [ "$t" = dovecot ]; then stop_dovecot; else stop_estafeta; fi	# its files settled
+		mkdir -p "$MIXSNAP/$t"
+		for i in $(seq 1 "$MIX_BOXES"); do cp -a "$m/mix$i" "$MIXSNAP/$t/mix$i"; done
+		if [ "$t" = dovecot ]; then start_dovecot; else start_estafeta; fi
+	done
+	for cl in $MIXED_CLIENTS; do
+		for r in $(seq 1 "$MIXED_RUNS"); do
+			for t in $(order "$r"); do mixed_once "$t" "$cl" "$r" || true; done
+		done
+	done
+	[ "${KEEP:-0}" = 1 ] || rm -rf "$MIXSNAP"
+	;;
+esac
+
 # ---------------------------------------------------------------- summary
 echo
-echo "== summary (msgs=$MSGS runs=$RUNS, idle N=$N x $IDLE_RUNS; $(($(date +%s) - T_START)) s; load now $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== summary (msgs=$MSGS runs=$RUNS, idle N=$N x $IDLE_RUNS, mixed $MIXED_CLIENTS clients x ${MIXED_SECS}s x $MIXED_RUNS; $(($(date +%s) - T_START)) s; load now $(cut -d' ' -f1-3 /proc/loadavg))"
 "$PY" - "$RESULTS" "$SHARED/stats.py" <<'PY'
 import csv, statistics, subprocess, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
@@ -708,8 +890,9 @@ for m in metrics:
             print(subprocess.run([sys.executable, stats, f"{t:8s} {m:40s}"] + [repr(a) for a in v],
                                  capture_output=True, text=True).stdout.rstrip())
 print()
-unit = lambda m: ("/s, higher is better" if "sessions/s" in m else "KiB" if "KiB" in m else
-                  "ms" if "ms/session" in m else "%" if "%" in m else "s")
+unit = lambda m: ("/s, higher is better" if "sessions/s" in m or "ops/s" in m else "KiB" if "KiB" in m else
+                  "ms" if "ms/" in m or m.endswith(" ms") else "%" if "%" in m else
+                  "count" if m.endswith("errors") else "s")
 W = max(len(f"{m} ({unit(m)})") for m in metrics)
 print(f"| {'metric':{W}s} | {'estafeta':>10s} | {'dovecot':>10s} | {'est/dc':>7s} |")
 print(f"|{'-' * (W + 2)}|{'-' * 12}|{'-' * 12}|{'-' * 9}|")
@@ -723,11 +906,13 @@ for m in metrics:
     print(f"| {m + ' (' + unit(m) + ')':{W}s} | {fmt(me)} | {fmt(md)} | {ratio} |")
 PY
 echo
-echo "   ratio = estafeta median / Dovecot median: for times, CPU and memory lower is better, for sessions/s"
-echo "   higher is better (docs/IMAP.md goals: select+fetch and POP3 <= 0.5, idle PSS <= 50 KiB per connection,"
-echo "   >= 1,000 login+select+idle sessions/s). Client CPU near 100% of a run's time would mean the client,"
-echo "   not the server, set the pace (the fetch/POP3 client CPU: from its connect() to the end of the run,"
-echo "   kernel time included; server CPU is counted in clock ticks, 0.01 s)."
+echo "   ratio = estafeta median / Dovecot median: for times, CPU, latency and memory lower is better, for"
+echo "   sessions/s and ops/s higher is better (docs/IMAP.md goals: select+fetch and POP3 <= 0.5, idle PSS"
+echo "   <= 50 KiB per connection, >= 1,000 login+select+idle sessions/s, mixed load ops/s >= 2 with 0 errors)."
+echo "   Client CPU near 100% of a run's time would mean the client, not the server, set the pace (the"
+echo "   fetch/POP3 client CPU: from its connect() to the end of the run, kernel time included; the mixed"
+echo "   load's: its own during the MIXED_SECS, in % of one CPU, as is the server's; server CPU is counted in"
+echo "   clock ticks, 0.01 s)."
 echo "   problems: $PROBLEMS"
 echo "== estafeta log: warnings/errors (distinct, up to 10):"
 grep -E ': (warning|error|fatal): ' "$EST_LOG" | sed -E 's/^[^ ]+ [^ ]+ //; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -10 || true
