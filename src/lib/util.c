@@ -264,3 +264,26 @@ now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
 }
+
+int
+parse_dec_u32(const char *s, size_t n, uint32_t max, uint32_t *v_r)
+{
+	uint64_t v = 0;
+	if (n == 0)
+		return -1;
+	while (n > 1 && s[0] == '0') {
+		s++;
+		n--;
+	}
+	if (n > 10)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*v_r = (uint32_t)v;
+	return 0;
+}

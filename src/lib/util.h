@@ -3,6 +3,7 @@
 #define UTIL_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 void *xmalloc(size_t n);
@@ -21,6 +22,9 @@ void str_lower(char *s);
 int str_cmp_lower(const char *key, const char *lowered);
 
 /* Write all of buf, retrying short writes and EINTR. 0 or -1 with errno. */
+/* s[0..n) as plain decimal (leading zeros allowed, nothing else), at most
+ * max: 0 with *v_r, or -1. */
+int parse_dec_u32(const char *s, size_t n, uint32_t max, uint32_t *v_r);
 int write_all(int fd, const void *buf, size_t len);
 /* Read a whole file (at most max bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t max, char **data_r, size_t *len_r);

@@ -103,31 +103,6 @@ is_empty_line(const char *buf, size_t q, size_t e)
 	    (e - q == 2 && buf[q] == '\r' && buf[q + 1] == '\n');
 }
 
-/* Plain decimal (leading zeros allowed) up to UINT32_MAX; 0 on success. */
-static int
-parse_u32(const char *s, size_t n, uint32_t *v_r)
-{
-	uint64_t v = 0;
-
-	if (n == 0)
-		return -1;
-	while (n > 1 && s[0] == '0') {
-		s++;
-		n--;
-	}
-	if (n > 10)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > UINT32_MAX)
-		return -1;
-	*v_r = (uint32_t)v;
-	return 0;
-}
-
 /* ---- header fields ---- */
 
 /* One header field: its first line and continuation lines. */
@@ -404,13 +379,13 @@ parse_base(const char *buf, size_t off, size_t len, struct mboxf *f)
 
 	for (a = i; i < end && !is_lws(buf[i]); i++)
 		;
-	if (parse_u32(buf + a, i - a, &f->uidvalidity) < 0 || f->uidvalidity == 0)
+	if (parse_dec_u32(buf + a, i - a, UINT32_MAX, &f->uidvalidity) < 0 || f->uidvalidity == 0)
 		goto bad;
 	while (i < end && is_lws(buf[i]))
 		i++;
 	for (b = i; i < end && !is_lws(buf[i]); i++)
 		;
-	if (parse_u32(buf + b, i - b, &f->uid_last) < 0)
+	if (parse_dec_u32(buf + b, i - b, UINT32_MAX, &f->uid_last) < 0)
 		goto bad;
 	while (i < end && is_lws(buf[i]))
 		i++;
@@ -473,7 +448,7 @@ parse_headers(const char *buf, struct mboxf_msg *m, bool first, struct mboxf *f)
 			if (seen_uid)
 				break;
 			seen_uid = true;
-			if (parse_u32(v, fl.val_len, &m->uid) < 0)
+			if (parse_dec_u32(v, fl.val_len, UINT32_MAX, &m->uid) < 0)
 				m->uid = 0;
 			break;
 		case H_X_IMAP:

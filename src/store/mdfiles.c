@@ -67,31 +67,6 @@ has_ctl(const char *s, size_t n)
 	return false;
 }
 
-/* Plain decimal (leading zeros allowed), at most max; 0 on success. */
-static int
-parse_u32(const char *s, size_t n, uint32_t max, uint32_t *v_r)
-{
-	uint64_t v = 0;
-
-	if (n == 0)
-		return -1;
-	while (n > 1 && s[0] == '0') {
-		s++;
-		n--;
-	}
-	if (n > 10)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > max)
-		return -1;
-	*v_r = (uint32_t)v;
-	return 0;
-}
-
 /* ---- dovecot-uidlist ---- */
 
 void
@@ -185,11 +160,11 @@ parse_v3_header(const char *s, size_t n, struct uidlist *u)
 		vlen = i - start;
 		switch (key) {
 		case 'V':
-			if (parse_u32(s + start, vlen, UINT32_MAX, &u->uidvalidity) < 0)
+			if (parse_dec_u32(s + start, vlen, UINT32_MAX, &u->uidvalidity) < 0)
 				goto bad;
 			break;
 		case 'N':
-			if (parse_u32(s + start, vlen, UINT32_MAX, &u->next_uid) < 0)
+			if (parse_dec_u32(s + start, vlen, UINT32_MAX, &u->next_uid) < 0)
 				goto bad;
 			break;
 		case 'G':
@@ -245,13 +220,13 @@ parse_header(const struct line *l, struct uidlist *u)
 			;
 		for (a = i; i < n && is_digit(s[i]); i++)
 			;
-		if (parse_u32(s + a, i - a, UINT32_MAX, &u->uidvalidity) < 0)
+		if (parse_dec_u32(s + a, i - a, UINT32_MAX, &u->uidvalidity) < 0)
 			return "broken header";
 		while (i < n && s[i] == ' ')
 			i++;
 		for (b = i; i < n && is_digit(s[i]); i++)
 			;
-		if (parse_u32(s + b, i - b, UINT32_MAX, &u->next_uid) < 0)
+		if (parse_dec_u32(s + b, i - b, UINT32_MAX, &u->next_uid) < 0)
 			return "broken header";
 	} else {
 		return "unsupported version";
@@ -273,7 +248,7 @@ parse_rec(const struct line *l, struct uidlist *u)
 
 	while (i < n && is_digit(s[i]))
 		i++;
-	if (i == n || s[i] != ' ' || parse_u32(s, i, UINT32_MAX - 1, &uid) < 0 || uid == 0)
+	if (i == n || s[i] != ' ' || parse_dec_u32(s, i, UINT32_MAX - 1, &uid) < 0 || uid == 0)
 		return "invalid UID";
 	if (u->n > 0 && uid <= u->recs[u->n - 1].uid)
 		return "UIDs not ascending";
@@ -744,7 +719,7 @@ md_keywords_parse(const char *text, size_t len, struct md_keywords *out)
 		sp = memchr(l.s, ' ', l.n);
 		if (sp == NULL)
 			continue;
-		if (parse_u32(l.s, (size_t)(sp - l.s), UINT32_MAX, &idx) < 0 || idx >= NKW)
+		if (parse_dec_u32(l.s, (size_t)(sp - l.s), UINT32_MAX, &idx) < 0 || idx >= NKW)
 			continue;
 		sp++;
 		if (sp == l.s + l.n || has_ctl(sp, (size_t)(l.s + l.n - sp)))
