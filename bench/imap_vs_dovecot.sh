@@ -159,10 +159,16 @@ done
 # ---------------------------------------------------------------- dovecot-imapd, dovecot-pop3d
 D=$BENCH_ROOT/dc
 # Dovecot master processes that are not ours (ours run with -c $D/dovecot.conf).
+# The system's Dovecot (started by the package, /etc/dovecot): a private instance of another
+# run (its own -c config elsewhere) is left alone, so runs with other BENCH_ROOTs can share
+# the machine.
 foreign_dovecots() {
 	for d in /proc/[0-9]*; do
 		[ "$(cat "$d/comm" 2>/dev/null)" = dovecot ] || continue
-		tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF "$D/dovecot.conf" && continue
+		local cl
+		cl=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)
+		case "$cl" in *" -c /etc/dovecot/"* | "/usr/sbin/dovecot" | "/usr/sbin/dovecot "*" -F"*) ;;
+		*" -c "*) continue ;; esac
 		printf '%s ' "${d#/proc/}"
 	done
 }
@@ -596,7 +602,9 @@ fetch_section() {	# label template-count user firstuser-prefix runs
 			local left
 			left=$(find "$(mailroot "$t")/$fp$r/Maildir/new" -type f | wc -l)
 			[ "$left" = 0 ] || echo "   ($t left $left messages in new/)"
-			rm -rf "$(mailroot "$t")/${fp:?}$r"	# the disk space; the server forgets the user's box on its own
+			# the disk space; the server forgets the user's box on its own (an index it
+			# writes meanwhile can make the first rm find the directory not empty)
+			rm -rf "$(mailroot "$t")/${fp:?}$r" 2>/dev/null || { sleep 2; rm -rf "$(mailroot "$t")/${fp:?}$r"; } || true
 		done
 	done
 }

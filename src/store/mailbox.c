@@ -751,6 +751,14 @@ static void
 idx_snapshot(struct mailbox *mb)
 {
 	struct mbx_priv *pv = mb->priv;
+	char cp[4096];
+	struct stat cst;
+	path_of(mb, "cur", cp, sizeof(cp));
+	if (stat(cp, &cst) != 0) {
+		/* The folder went away (deleted, renamed): nothing to index. */
+		idx_clear_pending(mb);
+		return;
+	}
 	struct buf b = { 0 };
 	mbxi_snap_begin(&b, mb->uidvalidity, mb->uidnext, mb->highestmodseq, mb->expunge_modseq,
 	    (uint32_t)mb->n);
