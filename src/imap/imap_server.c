@@ -23,6 +23,7 @@
 #include "imap/imap_parser.h"
 #include "imap/imap_session.h"
 #include "imap/pop3_session.h"
+#include "lib/bgsync.h"
 #include "lib/conn.h"
 #include "lib/listener.h"
 #include "lib/log.h"
@@ -39,6 +40,7 @@ struct openbox {
 	time_t idle_since;	/* 0 while sessions use it */
 	size_t pending;		/* mailbox_pending at the last poll tick */
 	time_t flushed;		/* when its index was last brought up to date */
+	bool hit;		/* an event that calls for a sync */
 	struct openbox *next;
 };
 
@@ -59,6 +61,7 @@ struct imap_server {
 	struct event *ino_ev;
 	struct event *box_timer;
 	struct event *poll_timer;	/* changes inotify cannot report (no watch, NFS) */
+	struct bgsync *bgsync;		/* APPENDs made durable off the loop */
 	bool stopping;
 };
 
@@ -67,6 +70,100 @@ struct imap_server {
 #define FLUSH_MAX	30	/* seconds a busy folder's index may lag */
 
 /* ---- shared folders ---- */
+
+static void box_unwatch(struct imap_server *srv, struct openbox *b);
+
+/* Watches on new/ and cur/ (quiet: no warning when they do not exist yet). */
+static bool
+box_watch(struct imap_server *srv, struct openbox *b, const char *dir, bool quiet)
+{
+	if (srv->ino_fd < 0)
+		return false;
+	char p[4200];
+	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
+	snprintf(p, sizeof(p), "%s/new", dir);
+	b->wd_new = inotify_add_watch(srv->ino_fd, p, mask);
+	snprintf(p, sizeof(p), "%s/cur", dir);
+	b->wd_cur = b->wd_new < 0 ? -1 : inotify_add_watch(srv->ino_fd, p, mask);
+	if (b->wd_new >= 0 && b->wd_cur >= 0)
+		return true;
+	if (!quiet || errno != ENOENT)
+		log_warn("inotify watch on %s: %s (checked every %d s instead)", dir, strerror(errno),
+		    POLL_FAST);
+	box_unwatch(srv, b);
+	return false;
+}
+
+static bool
+wd_shared(struct imap_server *srv, struct openbox *b, int wd)
+{
+	for (struct openbox *o = srv->boxes; o; o = o->next)
+		if (o != b && (o->wd_new == wd || o->wd_cur == wd))
+			return true;
+	return false;
+}
+
+/* A folder reached by two paths has one watch (inotify gives the same
+ * descriptor): it goes only with the last of them. */
+static void
+box_unwatch(struct imap_server *srv, struct openbox *b)
+{
+	if (b->wd_new >= 0 && !wd_shared(srv, b, b->wd_new))
+		inotify_rm_watch(srv->ino_fd, b->wd_new);
+	if (b->wd_cur >= 0 && !wd_shared(srv, b, b->wd_cur))
+		inotify_rm_watch(srv->ino_fd, b->wd_cur);
+	b->wd_new = b->wd_cur = -1;
+	if (b->mb != NULL)
+		mailbox_unwatch(b->mb);
+}
+
+/* Read the queued events and give each folder its own: cur/ changes that
+ * were not the folder's own, and anything in new/, mark it for a sync. */
+static bool
+ino_read(struct imap_server *srv)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	ssize_t n;
+	while ((n = read(srv->ino_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			for (struct openbox *b = srv->boxes; b; b = b->next) {
+				bool lost = (ev->mask & IN_Q_OVERFLOW) != 0;
+				if (!lost && ev->wd != b->wd_new && ev->wd != b->wd_cur)
+					continue;
+				if (ev->mask & IN_IGNORED) {
+					/* The directory went away (or the watch did). */
+					if (ev->wd == b->wd_new)
+						b->wd_new = -1;
+					else
+						b->wd_cur = -1;
+					box_unwatch(srv, b);
+					lost = true;
+				}
+				if (lost || ev->wd == b->wd_new)
+					b->hit = true;
+				if (lost)
+					mailbox_event(b->mb, NULL);
+				else if (ev->wd == b->wd_cur && ev->len > 0 && mailbox_event(b->mb, ev->name))
+					b->hit = true;
+				any |= b->hit;
+			}
+		}
+	}
+	return any;
+}
+
+/* A sync is about to start: it must know every event so far. Folders the
+ * events mark are synced from the loop, right after. */
+static void
+ino_drain(void *arg)
+{
+	struct imap_server *srv = arg;
+	if (ino_read(srv))
+		event_active(srv->ino_ev, EV_READ, 1);
+}
 
 struct mailbox *
 imap_box_open(struct imap_server *srv, const char *dir, bool create, const char **error_r)
@@ -77,26 +174,22 @@ imap_box_open(struct imap_server *srv, const char *dir, bool create, const char 
 			b->idle_since = 0;
 			return b->mb;
 		}
-	struct mailbox *mb;
-	if (mailbox_open(dir, create, &mb, error_r) != 0)
-		return NULL;
 	struct openbox *b = xcalloc(1, sizeof(*b));
-	b->mb = mb;
 	b->wd_new = b->wd_cur = -1;
 	b->flushed = time(NULL);
-	/* An mbox is polled every second (POLL_FAST): it has no directory
-	 * of its own to watch. */
-	if (srv->ino_fd >= 0 && strncmp(dir, "mbox:", 5) != 0) {
-		char p[4200];
-		uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
-		snprintf(p, sizeof(p), "%s/new", dir);
-		b->wd_new = inotify_add_watch(srv->ino_fd, p, mask);
-		snprintf(p, sizeof(p), "%s/cur", dir);
-		b->wd_cur = inotify_add_watch(srv->ino_fd, p, mask);
-		if (b->wd_new < 0 || b->wd_cur < 0)
-			log_warn("inotify watch on %s: %s (checked every %d s instead)", dir,
-			    strerror(errno), POLL_FAST);
+	/* Watched before the open's scan, so no change falls between. An mbox
+	 * is polled every second (POLL_FAST): it has no directory to watch. */
+	bool mbox = strncmp(dir, "mbox:", 5) == 0;
+	bool early = !mbox && box_watch(srv, b, dir, true);
+	struct mailbox *mb;
+	if (mailbox_open_watched(dir, create, early ? ino_drain : NULL, srv, &mb, error_r) != 0) {
+		box_unwatch(srv, b);
+		free(b);
+		return NULL;
 	}
+	b->mb = mb;
+	if (!mbox && !early && box_watch(srv, b, dir, false))
+		mailbox_watch(mb, ino_drain, srv);
 	b->next = srv->boxes;
 	srv->boxes = b;
 	mailbox_ref(mb);	/* the session's; the first one is the openbox's */
@@ -106,10 +199,7 @@ imap_box_open(struct imap_server *srv, const char *dir, bool create, const char 
 static void
 box_free(struct imap_server *srv, struct openbox *b)
 {
-	if (b->wd_new >= 0)
-		inotify_rm_watch(srv->ino_fd, b->wd_new);
-	if (b->wd_cur >= 0)
-		inotify_rm_watch(srv->ino_fd, b->wd_cur);
+	box_unwatch(srv, b);
 	mailbox_unref(&b->mb);
 	free(b);
 }
@@ -177,22 +267,14 @@ static void
 on_inotify(evutil_socket_t fd, short what, void *arg)
 {
 	struct imap_server *srv = arg;
-	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	(void)fd;
 	(void)what;
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n <= 0)
-		return;
-	/* Coalesce: each folder synced once per batch of events. */
+	ino_read(srv);
+	/* Coalesced: each folder synced once per batch of events. */
 	for (struct openbox *b = srv->boxes; b; b = b->next) {
-		bool hit = false;
-		for (char *p = buf; p < buf + n;) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-			if (ev->wd == b->wd_new || ev->wd == b->wd_cur)
-				hit = true;
-			p += sizeof(*ev) + ev->len;
-		}
-		if (!hit || b->idle_since != 0)
+		if (!b->hit || b->idle_since != 0)
 			continue;
+		b->hit = false;
 		const char *err;
 		if (mailbox_sync(b->mb, false, &err) > 0)
 			imap_box_changed(srv, b->mb, NULL);
@@ -269,6 +351,16 @@ int
 imap_server_handoff(struct imap_server *srv, const struct imap_handoff *h)
 {
 	return srv->ops.handoff != NULL ? srv->ops.handoff(srv->ops.ctx, h) : -1;
+}
+
+struct bgsync *
+imap_server_bgsync(struct imap_server *srv)
+{
+	if (strcmp(srv->conf->sync_method, "syncfs") != 0)
+		return NULL;
+	if (srv->bgsync == NULL)
+		srv->bgsync = bgsync_new(srv->eb);
+	return srv->bgsync;
 }
 
 struct event_base *
@@ -441,6 +533,7 @@ imap_server_free(struct imap_server **sp)
 		event_free(s->ino_ev);
 	if (s->ino_fd >= 0)
 		close(s->ino_fd);
+	bgsync_free(&s->bgsync);
 	free(s);
 	*sp = NULL;
 }

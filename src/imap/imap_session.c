@@ -1,6 +1,7 @@
 #include "imap/imap_session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@
 #include "imap/imap_server.h"
 #include "imap/mutf7.h"
 #include "imap/relay.h"
+#include "lib/bgsync.h"
 #include "lib/conn.h"
+#include "lib/fsync_group.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -392,6 +395,12 @@ session_free(struct imap_session *s)
 	relay_free(&s->relay);
 	if (s->areq != NULL)
 		auth_client_cancel(s->areq);
+	if (s->sreq != NULL) {
+		/* The client is gone; the messages stay (they become durable anyway). */
+		bgsync_cancel(s->sreq);
+		free(s->suids);
+		imap_box_close(s->srv, &s->smb);
+	}
 	view_free(s);
 	mailstore_close(&s->ms);
 	SSL_CTX_free(s->tls);
@@ -1293,6 +1302,47 @@ bad:
 	return -1;
 }
 
+/* The APPEND in s->smb/suids is durable (fail NULL) or failed: answer. */
+static void
+append_done(struct imap_session *s, const char *fail)
+{
+	struct mailbox *mb = s->smb;
+	const char *err;
+	if (fail != NULL) {
+		/* MULTIAPPEND: all or none (RFC 3502 6). */
+		for (size_t k = 0; k < s->sn; k++) {
+			long mi = mailbox_find(mb, s->suids[k]);
+			if (mi >= 0)
+				mailbox_expunge(mb, (size_t)mi, &err);
+		}
+		imap_tagged(s, s->stag, "%s", fail);
+	} else {
+		char *u = seqset_list_str(s->suids, s->sn);
+		imap_box_changed(s->srv, mb, s);
+		if (s->mb == mb)
+			imap_view_update(s, false);
+		imap_tagged(s, s->stag, "OK [APPENDUID %u %s] Append completed.", mb->uidvalidity, u);
+		free(u);
+	}
+	free(s->suids);
+	s->suids = NULL;
+	s->sn = 0;
+	imap_box_close(s->srv, &s->smb);
+}
+
+static void
+append_synced(void *arg, int err)
+{
+	struct imap_session *s = arg;
+	s->sreq = NULL;
+	s->sync_wait = false;
+	if (err != 0)
+		log_warn("sid=%s APPEND to %s: sync: %s", s->sid, s->smb->dir, strerror(err));
+	append_done(s, err != 0 ? "NO [SERVERBUG] Saving the message failed." : NULL);
+	conn_pause(s->c, false);
+	conn_kick(s->c);
+}
+
 static void
 cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 {
@@ -1355,6 +1405,9 @@ cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 	uint32_t *uids = xcalloc(nmsg, sizeof(*uids));
 	size_t done = 0;
 	const char *fail = NULL;
+	/* An mbox append is written in place and synced by itself. */
+	struct bgsync *bg = strncmp(mb->dir, "mbox:", 5) == 0 ? NULL : imap_server_bgsync(s->srv);
+	mb->sync_later = bg != NULL;
 	i = 1;
 	while (i < cmd->nargs && fail == NULL) {
 		unsigned flags = 0;
@@ -1394,24 +1447,34 @@ cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		free(kw);
 		done++;
 	}
+	mb->sync_later = false;
+	s->smb = mb;
+	s->suids = uids;
+	s->sn = done;
+	strlcpy(s->stag, cmd->tag, sizeof(s->stag));
 	if (fail != NULL) {
-		/* MULTIAPPEND: all or none (RFC 3502 6). */
-		for (size_t k = 0; k < done; k++) {
-			long mi = mailbox_find(mb, uids[k]);
-			if (mi >= 0)
-				mailbox_expunge(mb, (size_t)mi, &err);
-		}
-		imap_tagged(s, cmd->tag, "%s", fail);
-	} else {
-		char *u = seqset_list_str(uids, done);
-		imap_box_changed(s->srv, mb, s);
-		if (s->mb == mb)
-			imap_view_update(s, false);
-		imap_tagged(s, cmd->tag, "OK [APPENDUID %u %s] Append completed.", mb->uidvalidity, u);
-		free(u);
+		append_done(s, fail);
+		return;
 	}
-	free(uids);
-	imap_box_close(s->srv, &mb);
+	if (bg != NULL) {
+		/* One syncfs off the loop covers this APPEND and every other one
+		 * meanwhile; the session reads no more input until it is done. */
+		int fd = open(mb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 && (s->sreq = bgsync_start(bg, fd, append_synced, s)) != NULL) {
+			s->sync_wait = true;
+			conn_pause(s->c, true);
+			return;
+		}
+		int e = errno;
+		if (fd < 0 || fsync_group(fd) != 0) {
+			log_warn("sid=%s APPEND to %s: sync: %s", s->sid, mb->dir,
+			    strerror(fd < 0 ? e : errno));
+			fail = "NO [SERVERBUG] Saving the message failed.";
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	append_done(s, fail);
 }
 
 static void
@@ -1824,7 +1887,8 @@ session_input(struct conn *c, void *arg)
 			relay_input(s->relay);
 			return;
 		}
-		if (s->auth_wait || s->state == IS_LOGOUT || imap_server_stopping(s->srv))
+		if (s->auth_wait || s->sync_wait || s->state == IS_LOGOUT ||
+		    imap_server_stopping(s->srv))
 			return;
 		size_t len;
 		const char *in = conn_input(c, &len);

@@ -18,6 +18,7 @@ struct imap_server;
 struct conn;
 struct event_base;
 struct auth_request;
+struct bgsync_req;
 
 enum imap_state { IS_NOAUTH, IS_AUTH, IS_SELECTED, IS_LOGOUT };
 
@@ -43,6 +44,14 @@ struct imap_session {
 	bool auth_wait, auth_exchange, auth_is_login;
 
 	struct relay *relay;		/* handed off: bytes go to the user's mail process */
+
+	/* an APPEND whose files are being made durable: input waits */
+	struct bgsync_req *sreq;
+	bool sync_wait;
+	struct mailbox *smb;
+	uint32_t *suids;
+	size_t sn;
+	char stag[IMAP_TAG_MAX + 1];
 
 	/* IDLE */
 	bool idling;
@@ -89,6 +98,9 @@ int imap_server_user_maildir(struct imap_server *srv, const char *user, char *pa
 struct imap_handoff;
 int imap_server_handoff(struct imap_server *srv, const struct imap_handoff *h);
 struct event_base *imap_server_eb(const struct imap_server *srv);
+/* Where appends are made durable off the loop; NULL when each is synced
+ * itself (sync_method fsync). */
+struct bgsync *imap_server_bgsync(struct imap_server *srv);
 bool imap_server_stopping(const struct imap_server *srv);
 void imap_server_unlink(struct imap_server *srv, struct imap_session *s);
 

@@ -66,6 +66,13 @@ struct mbx_priv {
 	size_t idx_matched;
 	bool loading;
 	struct mbx_mbox *mbox;		/* an mbox file, not a Maildir */
+	/* mailbox_watch: cur/ is known from events, not rescanned */
+	bool watched;
+	bool foreign;			/* a change not ours since the last scan */
+	void (*drain)(void *);
+	void *drain_arg;
+	char **expect;			/* our own changes' names, in event order */
+	size_t ex_head, ex_n, ex_cap;	/* FIFO: [ex_head, ex_n) */
 };
 
 struct mbx_mbox **
@@ -75,6 +82,80 @@ mailbox_mbox_slot(struct mailbox *mb)
 }
 
 #define IS_MBOX(mb)	((mb)->priv->mbox != NULL)
+
+/* ---- change events (mailbox_watch) ---- */
+
+static void
+expect_clear(struct mbx_priv *pv)
+{
+	for (size_t i = pv->ex_head; i < pv->ex_n; i++)
+		free(pv->expect[i]);
+	pv->ex_head = pv->ex_n = 0;
+}
+
+/* We changed name in cur/: its event is ours. */
+static void
+expect(struct mailbox *mb, const char *name)
+{
+	struct mbx_priv *pv = mb->priv;
+	if (!pv->watched)
+		return;
+	if (pv->ex_n - pv->ex_head >= 65536) {
+		/* Nobody reads the events: stop counting, rescan instead. */
+		expect_clear(pv);
+		pv->foreign = true;
+		return;
+	}
+	if (pv->ex_head > 0 && pv->ex_head * 2 >= pv->ex_n) {
+		memmove(pv->expect, pv->expect + pv->ex_head,
+		    (pv->ex_n - pv->ex_head) * sizeof(char *));
+		pv->ex_n -= pv->ex_head;
+		pv->ex_head = 0;
+	}
+	if (pv->ex_n == pv->ex_cap) {
+		pv->ex_cap = pv->ex_cap ? pv->ex_cap * 2 : 64;
+		pv->expect = xreallocarray(pv->expect, pv->ex_cap, sizeof(char *));
+	}
+	pv->expect[pv->ex_n++] = xstrdup(name);
+}
+
+void
+mailbox_watch(struct mailbox *mb, void (*drain)(void *), void *arg)
+{
+	struct mbx_priv *pv = mb->priv;
+	if (IS_MBOX(mb))
+		return;
+	pv->watched = true;
+	pv->foreign = true;	/* changes before the watch: read cur/ once more */
+	pv->drain = drain;
+	pv->drain_arg = arg;
+}
+
+void
+mailbox_unwatch(struct mailbox *mb)
+{
+	struct mbx_priv *pv = mb->priv;
+	pv->watched = false;
+	pv->foreign = false;
+	pv->drain = NULL;
+	expect_clear(pv);
+	/* Changes from now on are only seen by the stamps: rescan once. */
+	memset(&pv->cur, 0, sizeof(pv->cur));
+}
+
+bool
+mailbox_event(struct mailbox *mb, const char *name)
+{
+	struct mbx_priv *pv = mb->priv;
+	if (name != NULL && pv->ex_head < pv->ex_n && strcmp(pv->expect[pv->ex_head], name) == 0) {
+		free(pv->expect[pv->ex_head++]);
+		if (pv->ex_head == pv->ex_n)
+			pv->ex_head = pv->ex_n = 0;
+		return false;
+	}
+	pv->foreign = true;
+	return true;
+}
 
 static const char *
 mb_err(struct mailbox *mb, const char *what, int e)
@@ -430,7 +511,7 @@ assign_uids(struct mailbox *mb, char **names, size_t n, uint32_t *uids_r, const 
 		len += (size_t)snprintf(buf + len, cap - len, "%u :%s\n", ul->recs[i].uid,
 		    ul->recs[i].name);
 	}
-	if (write_all(fd, buf, len) != 0 || fdatasync(fd) != 0) {
+	if (write_all(fd, buf, len) != 0 || (!mb->sync_later && fdatasync(fd) != 0)) {
 		r = -1;
 		*error_r = mb_err(mb, "dovecot-uidlist", errno);
 		pv->ul_valid = false;	/* what the file holds is unknown */
@@ -1004,6 +1085,7 @@ sync_new(struct mailbox *mb, struct nhash *recent, char ***keep, size_t *nkeep,
 			strlcpy(to, de->d_name, sizeof(to));
 		if (mb->readonly || renameat(nfd, de->d_name, cfd, to) != 0)
 			continue;
+		expect(mb, to);
 		if (*nkeep == cap) {
 			cap = cap ? cap * 2 : 16;
 			*keep = xreallocarray(*keep, cap, sizeof(char *));
@@ -1030,6 +1112,12 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	path_of(mb, "cur", cp, sizeof(cp));
 	path_of(mb, "new", np, sizeof(np));
 	path_of(mb, UIDLIST, up, sizeof(up));
+	/* Watched: every change of cur/ since the last scan was ours (each
+	 * event matched one we expected), so cur/ needs no readdir; new/
+	 * (deliveries) is still judged by its stamp. */
+	if (pv->drain != NULL)
+		pv->drain(pv->drain_arg);
+	bool partial = pv->watched && !pv->foreign && !force;
 	stamp_get(np, &nst);
 	stamp_get(cp, &cst);
 	stamp_get(up, &ust);
@@ -1037,10 +1125,21 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	 * a change in the same tick as the last sync would still be missed,
 	 * so a stamp younger than a second never counts as unchanged. */
 	time_t now = time(NULL);
-	bool fresh = now - cst.s < 2 || now - nst.s < 2;
-	if (!force && !fresh && stamp_eq(&cst, &pv->cur) && stamp_eq(&nst, &pv->new) &&
-	    stamp_eq(&ust, &pv->ul))
+	bool fresh = now - nst.s < 2 || (!partial && now - cst.s < 2);
+	if (!force && !fresh && stamp_eq(&nst, &pv->new) && (partial ||
+	    (stamp_eq(&cst, &pv->cur) && stamp_eq(&ust, &pv->ul)))) {
+		if (!partial) {
+			/* cur/ is as the last scan left it, events so far included. */
+			pv->foreign = false;
+			expect_clear(pv);
+		}
 		return 0;
+	}
+	if (!partial) {
+		/* This scan covers the events so far; ours from here on count. */
+		pv->foreign = false;
+		expect_clear(pv);
+	}
 	if (!cst.exists || !nst.exists) {
 		*error_r = "not a Maildir (cur/ or new/ missing)";
 		return -1;
@@ -1060,32 +1159,44 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	stamp_get(np, &pv->new);
 	stamp_get(cp, &pv->cur);
 
-	DIR *d = opendir(cp);
-	if (d == NULL) {
-		*error_r = mb_err(mb, "cur/", errno);
-		for (size_t i = 0; i < nmoved; i++)
-			free(moved[i]);
-		free(moved);
-		nh_free(&recent);
-		return -1;
-	}
 	struct entry *e = NULL;
 	size_t ne = 0, ecap = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL && ne < MAX_MSGS) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (ne == ecap) {
-			ecap = ecap ? ecap * 2 : 256;
-			e = xreallocarray(e, ecap, sizeof(*e));
+	if (partial) {
+		/* Only what sync_new just moved in is new to us. */
+		e = xcalloc(nmoved ? nmoved : 1, sizeof(*e));
+		for (size_t i = 0; i < nmoved; i++) {
+			e[ne].fname = moved[i];
+			e[ne].uid = 0;
+			e[ne++].recent = true;
 		}
-		e[ne].fname = xstrdup(de->d_name);
-		e[ne].uid = 0;
-		size_t v;
-		e[ne].recent = nh_get(&recent, e[ne].fname, base_len_of(e[ne].fname), &v);
-		ne++;
+		nmoved = 0;
+	} else {
+		DIR *d = opendir(cp);
+		if (d == NULL) {
+			*error_r = mb_err(mb, "cur/", errno);
+			for (size_t i = 0; i < nmoved; i++)
+				free(moved[i]);
+			free(moved);
+			nh_free(&recent);
+			pv->foreign = true;
+			return -1;
+		}
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL && ne < MAX_MSGS) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (ne == ecap) {
+				ecap = ecap ? ecap * 2 : 256;
+				e = xreallocarray(e, ecap, sizeof(*e));
+			}
+			e[ne].fname = xstrdup(de->d_name);
+			e[ne].uid = 0;
+			size_t v;
+			e[ne].recent = nh_get(&recent, e[ne].fname, base_len_of(e[ne].fname), &v);
+			ne++;
+		}
+		closedir(d);
 	}
-	closedir(d);
 	for (size_t i = 0; i < nmoved; i++)
 		free(moved[i]);
 	free(moved);
@@ -1106,10 +1217,10 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 			mb->uidnext = ul->next_uid;
 	}
 
-	/* Base name -> UID from the uidlist. */
+	/* Base name -> UID from the uidlist (needed only for files new to us). */
 	struct nhash uh = { 0 };
-	nh_init(&uh, ul->n);
-	for (size_t i = 0; i < ul->n; i++)
+	nh_init(&uh, ne ? ul->n : 0);
+	for (size_t i = 0; ne > 0 && i < ul->n; i++)
 		nh_put(&uh, ul->recs[i].name, strlen(ul->recs[i].name), i);
 	/* Files of the directory by base name. */
 	struct nhash fh = { 0 };
@@ -1120,9 +1231,9 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	int changed = 0;
 	bool failed = false;
 	bool *seen = xcalloc(ne ? ne : 1, sizeof(bool));
-	/* Known messages: gone, renamed, or unchanged. */
-	size_t w = 0;
-	for (size_t i = 0; i < mb->n; i++) {
+	/* Known messages: gone, renamed, or unchanged (partial: all as we left them). */
+	size_t w = partial ? mb->n : 0;
+	for (size_t i = 0; !partial && i < mb->n; i++) {
 		struct mbx_msg *m = &mb->m[i];
 		size_t v;
 		if (!nh_get(&fh, m->fname, m->base_len, &v) || seen[v]) {
@@ -1213,6 +1324,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 			 * again next time even if the directories stay as they are. */
 			failed = true;
 			memset(&pv->cur, 0, sizeof(pv->cur));
+			pv->foreign = true;
 		}
 		for (size_t i = 0; i < nunlisted; i++) {
 			if (r != 0 || uids[i] == 0 || mailbox_find(mb, uids[i]) >= 0) {
@@ -1274,6 +1386,13 @@ mailbox_find(const struct mailbox *mb, uint32_t uid)
 int
 mailbox_open(const char *dir, bool create, struct mailbox **out, const char **error_r)
 {
+	return mailbox_open_watched(dir, create, NULL, NULL, out, error_r);
+}
+
+int
+mailbox_open_watched(const char *dir, bool create, void (*drain)(void *), void *arg,
+    struct mailbox **out, const char **error_r)
+{
 	static char errbuf[256];
 	if (strncmp(dir, "mbox:", 5) == 0) {
 		struct mailbox *mb = xcalloc(1, sizeof(*mb));
@@ -1309,6 +1428,11 @@ mailbox_open(const char *dir, bool create, struct mailbox **out, const char **er
 	mb->readonly = access(dir, W_OK) != 0;
 	/* Above anything shown before, even when the index is lost. */
 	mb->highestmodseq = now_us();
+	if (drain != NULL) {
+		mb->priv->watched = true;
+		mb->priv->drain = drain;
+		mb->priv->drain_arg = arg;
+	}
 	idx_load(mb);
 	int r = mailbox_sync(mb, true, error_r);
 	idx_loaded(mb);
@@ -1345,6 +1469,8 @@ mailbox_unref(struct mailbox **mbp)
 	for (int i = 0; i < 26; i++)
 		free(mb->kw[i]);
 	uidlist_free(&mb->priv->ul_file);
+	expect_clear(mb->priv);
+	free(mb->priv->expect);
 	if (mb->priv->curfd >= 0)
 		close(mb->priv->curfd);
 	free(mb->priv);
@@ -1385,6 +1511,10 @@ mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
 		*error_r = mb_err(mb, "rename", errno);
 		return -1;
 	}
+	if (strcmp(m->fname, nn) != 0) {	/* rename(a, a) makes no event */
+		expect(mb, m->fname);
+		expect(mb, nn);
+	}
 	free(m->fname);
 	m->fname = xstrdup(nn);
 	m->flags = (uint8_t)flags;
@@ -1407,7 +1537,9 @@ mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r)
 	}
 	if (!IS_MBOX(mb)) {
 		snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, mb->m[i].fname);
-		if (unlink(p) != 0 && errno != ENOENT) {
+		if (unlink(p) == 0)
+			expect(mb, mb->m[i].fname);
+		else if (errno != ENOENT) {
 			*error_r = mb_err(mb, "unlink", errno);
 			return -1;
 		}
@@ -1570,7 +1702,7 @@ store_file(struct mailbox *mb, const char *data, size_t len, unsigned flags, uin
 			struct timespec ts[2] = { { idate, 0 }, { idate, 0 } };
 			futimens(fd, ts);
 		}
-		if (off != len || fdatasync(fd) != 0) {
+		if (off != len || (!mb->sync_later && fdatasync(fd) != 0)) {
 			close(fd);
 			unlink(tp);
 			*error_r = mb_err(mb, "write", off != len ? e : errno);
@@ -1583,9 +1715,12 @@ store_file(struct mailbox *mb, const char *data, size_t len, unsigned flags, uin
 			*error_r = mb_err(mb, "rename", e);
 			return -1;
 		}
-		char cd[4096];
-		snprintf(cd, sizeof(cd), "%s/cur", mb->dir);
-		fsync_dir(cd);
+		expect(mb, fname_r);
+		if (!mb->sync_later) {
+			char cd[4096];
+			snprintf(cd, sizeof(cd), "%s/cur", mb->dir);
+			fsync_dir(cd);
+		}
 		return 0;
 	}
 	*error_r = "cannot make a unique file name";
@@ -1734,6 +1869,7 @@ mailbox_copy(struct mailbox *src, size_t i, struct mailbox *dst, uint32_t *uid_r
 			snprintf(to, sizeof(to), "%s/cur/%s", dst->dir, lname);
 			if (link(from, to) == 0) {
 				r = 0;
+				expect(dst, lname);
 				strlcpy(base, lbase, sizeof(base));
 				strlcpy(fname, lname, sizeof(fname));
 				char cd[4096];

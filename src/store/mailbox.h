@@ -59,6 +59,10 @@ struct mailbox {
 	uint64_t expunge_modseq; /* highest MODSEQ at which a message went away */
 	unsigned refs;
 	bool readonly;		/* the directory is not writable by us */
+	/* Maildir: appends skip their fdatasync/fsync calls; the caller makes
+	 * them durable itself (one syncfs for many, lib/bgsync) before it
+	 * acknowledges them. An mbox ignores it. */
+	bool sync_later;
 	struct mbx_priv *priv;	/* sync state */
 };
 
@@ -74,6 +78,23 @@ void mailbox_unref(struct mailbox **mb);
  * (MODSEQ bumped). force: rescan even if the directories look unchanged.
  * Returns 1 when something changed, 0 when not, -1 with *error_r. */
 int mailbox_sync(struct mailbox *mb, bool force, const char **error_r);
+
+/* Change events. The owner watches cur/ and new/ (inotify) and passes
+ * every event on cur/ to mailbox_event, in order (name NULL: events were
+ * lost). While each one is a change this mailbox made itself, a sync reads
+ * no directory but new/, instead of all of cur/ whenever it changed in the
+ * last two seconds. drain(arg) runs at the start of every sync: it must
+ * deliver the events queued so far. mailbox_open_watched is for watches
+ * made before the open (no change can fall between its scan and them);
+ * mailbox_watch for watches made after (the next sync reads cur/ once
+ * more). Not for an mbox (ignored). */
+int mailbox_open_watched(const char *dir, bool create, void (*drain)(void *), void *arg,
+    struct mailbox **out, const char **error_r);
+void mailbox_watch(struct mailbox *mb, void (*drain)(void *), void *arg);
+void mailbox_unwatch(struct mailbox *mb);
+/* An event on cur/: false when it was our own change, true when not (the
+ * next sync reads cur/ again). */
+bool mailbox_event(struct mailbox *mb, const char *name);
 
 /* Index of uid in mb->m, or -1. */
 long mailbox_find(const struct mailbox *mb, uint32_t uid);
@@ -102,7 +123,7 @@ char *mailbox_read(struct mailbox *mb, size_t i, size_t *len_r, const char **err
 
 /* Add a message (LF or CRLF line ends; stored with LF, as deliveries are)
  * with flags, keyword names and internal date (-1: now; the file's mtime);
- * durable before return. The new UID in *uid_r. 0, or -1 with *error_r. */
+ * durable before return unless sync_later is set. The new UID in *uid_r. 0, or -1 with *error_r. */
 int mailbox_append(struct mailbox *mb, const char *data, size_t len, unsigned flags,
     const char *const *keywords, size_t nkeywords, int64_t idate, uint32_t *uid_r,
     const char **error_r);

@@ -10,6 +10,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -1640,6 +1641,136 @@ test_ten_thousand(void **state)
 	mailbox_unref(&mb);
 }
 
+/* ---- watched (inotify events instead of rescans) ---- */
+
+struct watch {
+	int fd, wd_cur, wd_new;
+	struct mailbox *mb;
+	unsigned own, foreign, drains;
+};
+
+static void
+watch_drain(void *arg)
+{
+	struct watch *w = arg;
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	w->drains++;
+	while ((n = read(w->fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (w->mb == NULL || ev->wd != w->wd_cur || ev->len == 0)
+				continue;
+			if (mailbox_event(w->mb, ev->name))
+				w->foreign++;
+			else
+				w->own++;
+		}
+}
+
+static struct mailbox *
+open_watched(const char *md, struct watch *w)
+{
+	char p[PATH_MAX];
+	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
+	memset(w, 0, sizeof(*w));
+	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(w->fd >= 0);
+	snprintf(p, sizeof(p), "%s/cur", md);
+	w->wd_cur = inotify_add_watch(w->fd, p, mask);
+	snprintf(p, sizeof(p), "%s/new", md);
+	w->wd_new = inotify_add_watch(w->fd, p, mask);
+	assert_true(w->wd_cur >= 0 && w->wd_new >= 0);
+	const char *err = NULL;
+	struct mailbox *mb = NULL;
+	assert_int_equal(mailbox_open_watched(md, false, watch_drain, w, &mb, &err), 0);
+	w->mb = mb;
+	return mb;
+}
+
+static void
+test_watched_own_and_foreign(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb = open_ok(f->md, true);
+	mailbox_unref(&mb);
+	free(deliver(f->md, bodies[0]));
+	free(deliver(f->md, bodies[1]));
+	struct watch w;
+	mb = open_watched(f->md, &w);
+	assert_int_equal(mb->n, 2);	/* moved from new/ by the open */
+
+	/* Our own changes, all in the same second: each event is ours, and
+	 * the folder is not read again. */
+	const char *err = NULL;
+	uint32_t uid;
+	assert_int_equal(mailbox_append(mb, "Subject: a\n\nx\n", 14, MF_SEEN, NULL, 0, -1, &uid,
+	    &err), 0);
+	assert_int_equal(mailbox_set_flags(mb, 0, MF_FLAGGED, 0, &err), 0);
+	assert_int_equal(mailbox_expunge(mb, 1, &err), 0);
+	assert_int_equal(sync_ok(mb, false), 0);
+	assert_int_equal(w.foreign, 0);
+	assert_true(w.own >= 5);	/* 2 moves, append, rename (2), unlink */
+	assert_int_equal(mb->n, 2);
+
+	/* Another program renames a file right after (same second, same
+	 * mtime tick as ours): the event is not ours, so cur/ is read. */
+	uint64_t hm = mb->highestmodseq;
+	char *from = cur_path(mb, 1), *b = base_of(&mb->m[1]);
+	char *to = xasprintf("%s/cur/%s:2,RS", f->md, b);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(sync_ok(mb, false), 1);
+	assert_int_equal(w.foreign, 2);
+	assert_int_equal(mb->m[1].flags, MF_ANSWERED | MF_SEEN);
+	assert_true(mb->highestmodseq > hm);
+	/* ... and afterwards our own changes are known again without a scan */
+	assert_int_equal(mailbox_set_flags(mb, 1, MF_SEEN, 0, &err), 0);
+	assert_int_equal(sync_ok(mb, false), 0);
+	assert_int_equal(w.foreign, 2);
+
+	/* A delivery lands in new/ and is taken without reading cur/. */
+	free(deliver(f->md, bodies[2]));
+	assert_int_equal(sync_ok(mb, false), 1);
+	assert_int_equal(mb->n, 3);
+	assert_true(mb->m[2].recent);
+
+	/* A file removed behind our back */
+	free(from);
+	from = cur_path(mb, 0);
+	assert_int_equal(unlink(from), 0);
+	assert_int_equal(sync_ok(mb, false), 1);
+	assert_int_equal(mb->n, 2);
+
+	/* Lost events: read cur/ again. */
+	free(to);
+	to = xasprintf("%s/cur/%s:2,F", f->md, b);
+	free(from);
+	from = cur_path(mb, 0);
+	assert_int_equal(rename(from, to), 0);
+	char tmp[8192];
+	while (read(w.fd, tmp, sizeof(tmp)) > 0)	/* the events are gone */
+		;
+	mailbox_event(mb, NULL);
+	assert_int_equal(sync_ok(mb, false), 1);
+	assert_int_equal(mb->m[0].flags, MF_FLAGGED);
+
+	/* Unwatched: back to the stamps, which see the next change. */
+	mailbox_unwatch(mb);
+	free(from);
+	from = cur_path(mb, 0);
+	free(to);
+	to = xasprintf("%s/cur/%s:2,D", f->md, b);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(sync_ok(mb, false), 1);
+	assert_int_equal(mb->m[0].flags, MF_DRAFT);
+	free(from);
+	free(to);
+	free(b);
+	mailbox_unref(&mb);
+	close(w.fd);
+}
+
 int
 main(void)
 {
@@ -1674,6 +1805,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_index_changes_while_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_log_folded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watched_own_and_foreign, setup, teardown),
 	};
 
 	umask(022);
