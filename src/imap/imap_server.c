@@ -522,6 +522,8 @@ imap_server_free(struct imap_server **sp)
 		imap_session_destroy(s->sessions);
 	while (s->pop3)
 		pop3_session_destroy(s->pop3);
+	/* APPENDs still syncing end (and drop their folder references) first. */
+	bgsync_free(&s->bgsync);
 	while (s->boxes) {
 		struct openbox *b = s->boxes;
 		s->boxes = b->next;
@@ -533,7 +535,6 @@ imap_server_free(struct imap_server **sp)
 		event_free(s->ino_ev);
 	if (s->ino_fd >= 0)
 		close(s->ino_fd);
-	bgsync_free(&s->bgsync);
 	free(s);
 	*sp = NULL;
 }

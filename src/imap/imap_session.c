@@ -208,7 +208,7 @@ imap_view_update(struct imap_session *s, bool expunges)
 	}
 	/* New messages. */
 	size_t before = s->n;
-	for (size_t j = 0; j < mb->n; j++)
+	for (size_t j = 0; j < mb->n && mailbox_visible(mb, mb->m[j].uid); j++)
 		if (mb->m[j].uid > last) {
 			bool r = mb->m[j].recent;
 			mb->m[j].recent = false;
@@ -395,12 +395,8 @@ session_free(struct imap_session *s)
 	relay_free(&s->relay);
 	if (s->areq != NULL)
 		auth_client_cancel(s->areq);
-	if (s->sreq != NULL) {
-		/* The client is gone; the messages stay (they become durable anyway). */
-		bgsync_cancel(s->sreq);
-		free(s->suids);
-		imap_box_close(s->srv, &s->smb);
-	}
+	/* A client gone during its APPEND's sync: the messages stay. */
+	imap_append_orphan(s);
 	view_free(s);
 	mailstore_close(&s->ms);
 	SSL_CTX_free(s->tls);
@@ -774,7 +770,7 @@ cmd_select(struct imap_session *s, const struct imap_cmd *cmd, bool examine)
 	s->readonly = examine || mb->readonly;
 	s->state = IS_SELECTED;
 	size_t rc = 0, unseen = 0;
-	for (size_t i = 0; i < mb->n; i++) {
+	for (size_t i = 0; i < mb->n && mailbox_visible(mb, mb->m[i].uid); i++) {
 		bool r = mb->m[i].recent;
 		if (!examine)
 			mb->m[i].recent = false;
@@ -1302,45 +1298,80 @@ bad:
 	return -1;
 }
 
-/* The APPEND in s->smb/suids is durable (fail NULL) or failed: answer. */
+/* An APPEND waiting for its sync. It outlives its session (a client that
+ * went away): the folder's hidden UIDs must still be shown to the others. */
+struct append_job {
+	struct imap_server *srv;
+	struct imap_session *s;		/* NULL once the session is gone */
+	struct mailbox *mb;		/* a reference */
+	uint32_t *uids;
+	size_t n;
+	char tag[IMAP_TAG_MAX + 1];
+};
+
+/* The messages of an APPEND are durable (fail NULL) or failed: answer. */
 static void
-append_done(struct imap_session *s, const char *fail)
+append_answer(struct imap_session *s, struct mailbox *mb, const char *tag, const uint32_t *uids,
+    size_t n, const char *fail)
 {
-	struct mailbox *mb = s->smb;
 	const char *err;
 	if (fail != NULL) {
 		/* MULTIAPPEND: all or none (RFC 3502 6). */
-		for (size_t k = 0; k < s->sn; k++) {
-			long mi = mailbox_find(mb, s->suids[k]);
+		for (size_t k = 0; k < n; k++) {
+			long mi = mailbox_find(mb, uids[k]);
 			if (mi >= 0)
 				mailbox_expunge(mb, (size_t)mi, &err);
 		}
-		imap_tagged(s, s->stag, "%s", fail);
+		imap_tagged(s, tag, "%s", fail);
 	} else {
-		char *u = seqset_list_str(s->suids, s->sn);
+		char *u = seqset_list_str(uids, n);
 		imap_box_changed(s->srv, mb, s);
 		if (s->mb == mb)
 			imap_view_update(s, false);
-		imap_tagged(s, s->stag, "OK [APPENDUID %u %s] Append completed.", mb->uidvalidity, u);
+		imap_tagged(s, tag, "OK [APPENDUID %u %s] Append completed.", mb->uidvalidity, u);
 		free(u);
 	}
-	free(s->suids);
-	s->suids = NULL;
-	s->sn = 0;
-	imap_box_close(s->srv, &s->smb);
 }
 
 static void
 append_synced(void *arg, int err)
 {
-	struct imap_session *s = arg;
-	s->sreq = NULL;
-	s->sync_wait = false;
+	struct append_job *j = arg;
+	struct mailbox *mb = j->mb;
+	struct imap_session *s = j->s;
+	const char *fail = err != 0 ? "NO [SERVERBUG] Saving the message failed." : NULL;
 	if (err != 0)
-		log_warn("sid=%s APPEND to %s: sync: %s", s->sid, s->smb->dir, strerror(err));
-	append_done(s, err != 0 ? "NO [SERVERBUG] Saving the message failed." : NULL);
-	conn_pause(s->c, false);
-	conn_kick(s->c);
+		log_warn("APPEND to %s: sync: %s", mb->dir, strerror(err));
+	if (--mb->syncing == 0)
+		mb->hidden_from = 0;
+	if (s != NULL) {
+		s->ajob = NULL;
+		s->sync_wait = false;
+		append_answer(s, mb, j->tag, j->uids, j->n, fail);
+		conn_pause(s->c, false);
+		conn_kick(s->c);
+	} else if (fail != NULL) {
+		const char *e;
+		for (size_t k = 0; k < j->n; k++) {
+			long mi = mailbox_find(mb, j->uids[k]);
+			if (mi >= 0)
+				mailbox_expunge(mb, (size_t)mi, &e);
+		}
+	}
+	if (s == NULL)	/* the others see the messages now */
+		imap_box_changed(j->srv, mb, NULL);
+	free(j->uids);
+	imap_box_close(j->srv, &j->mb);
+	free(j);
+}
+
+/* The session goes away before its APPEND is durable. */
+void
+imap_append_orphan(struct imap_session *s)
+{
+	if (s->ajob != NULL)
+		s->ajob->s = NULL;
+	s->ajob = NULL;
 }
 
 static void
@@ -1448,33 +1479,39 @@ cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		done++;
 	}
 	mb->sync_later = false;
-	s->smb = mb;
-	s->suids = uids;
-	s->sn = done;
-	strlcpy(s->stag, cmd->tag, sizeof(s->stag));
-	if (fail != NULL) {
-		append_done(s, fail);
-		return;
-	}
-	if (bg != NULL) {
+	if (fail == NULL && bg != NULL && done > 0) {
 		/* One syncfs off the loop covers this APPEND and every other one
 		 * meanwhile; the session reads no more input until it is done. */
 		int fd = open(mb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0 && (s->sreq = bgsync_start(bg, fd, append_synced, s)) != NULL) {
+		struct append_job *j = xcalloc(1, sizeof(*j));
+		j->srv = s->srv;
+		j->s = s;
+		j->mb = mb;
+		j->uids = uids;
+		j->n = done;
+		strlcpy(j->tag, cmd->tag, sizeof(j->tag));
+		mb->syncing++;
+		if (fd >= 0 && bgsync_start(bg, fd, append_synced, j) == 0) {
+			s->ajob = j;
 			s->sync_wait = true;
 			conn_pause(s->c, true);
 			return;
 		}
+		/* No thread: sync here. */
 		int e = errno;
-		if (fd < 0 || fsync_group(fd) != 0) {
-			log_warn("sid=%s APPEND to %s: sync: %s", s->sid, mb->dir,
-			    strerror(fd < 0 ? e : errno));
-			fail = "NO [SERVERBUG] Saving the message failed.";
-		}
-		if (fd >= 0)
+		if (fd >= 0) {
+			e = fsync_group(fd) == 0 ? 0 : errno;
 			close(fd);
+		}
+		s->ajob = j;
+		append_synced(j, e);
+		return;
 	}
-	append_done(s, fail);
+	if (fail != NULL && mb->hidden_from != 0 && mb->syncing == 0)
+		mb->hidden_from = 0;
+	append_answer(s, mb, cmd->tag, uids, done, fail);
+	free(uids);
+	imap_box_close(s->srv, &mb);
 }
 
 static void

@@ -18,7 +18,7 @@ struct imap_server;
 struct conn;
 struct event_base;
 struct auth_request;
-struct bgsync_req;
+struct append_job;
 
 enum imap_state { IS_NOAUTH, IS_AUTH, IS_SELECTED, IS_LOGOUT };
 
@@ -46,12 +46,8 @@ struct imap_session {
 	struct relay *relay;		/* handed off: bytes go to the user's mail process */
 
 	/* an APPEND whose files are being made durable: input waits */
-	struct bgsync_req *sreq;
+	struct append_job *ajob;
 	bool sync_wait;
-	struct mailbox *smb;
-	uint32_t *suids;
-	size_t sn;
-	char stag[IMAP_TAG_MAX + 1];
 
 	/* IDLE */
 	bool idling;
@@ -85,6 +81,8 @@ void imap_session_notify(struct imap_session *s);
 /* Server stopping: BYE and close. */
 void imap_session_shutdown(struct imap_session *s);
 void imap_session_destroy(struct imap_session *s);
+/* Detach a session from its APPEND in progress (it finishes without it). */
+void imap_append_orphan(struct imap_session *s);
 
 /* imap_server.c services for the sessions */
 struct mailbox *imap_box_open(struct imap_server *srv, const char *dir, bool create,

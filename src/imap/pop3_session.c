@@ -269,7 +269,9 @@ logged_in(struct pop3_session *s, const char *user, const char *path)
 	if (mailbox_sync(s->mb, false, &err) > 0)
 		imap_box_changed(s->srv, s->mb, NULL);
 	/* The maildrop as it is now: later deliveries wait for the next session. */
-	s->n = s->mb->n;
+	s->n = 0;
+	while (s->n < s->mb->n && mailbox_visible(s->mb, s->mb->m[s->n].uid))
+		s->n++;
 	s->m = xcalloc(s->n ? s->n : 1, sizeof(*s->m));
 	uint64_t total = 0;
 	for (size_t i = 0; i < s->n; i++) {

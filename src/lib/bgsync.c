@@ -16,7 +16,6 @@ struct bgsync_req {
 	struct bgsync_req *next;
 	int fd;
 	int err;
-	bool cancelled;
 	bgsync_done_fn done;
 	void *arg;
 };
@@ -98,8 +97,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 		struct bgsync_req *r = list;
 		list = r->next;
 		close(r->fd);
-		if (!r->cancelled)
-			r->done(r->arg, r->err);
+		r->done(r->arg, r->err);
 		free(r);
 	}
 }
@@ -144,11 +142,11 @@ fail:
 	return -1;
 }
 
-struct bgsync_req *
+int
 bgsync_start(struct bgsync *b, int fd, bgsync_done_fn done, void *arg)
 {
 	if (!b->started && start(b) != 0)
-		return NULL;
+		return -1;
 	struct bgsync_req *r = xcalloc(1, sizeof(*r));
 	r->fd = fd;
 	r->done = done;
@@ -158,25 +156,7 @@ bgsync_start(struct bgsync *b, int fd, bgsync_done_fn done, void *arg)
 	b->todo_tail = &r->next;
 	pthread_cond_signal(&b->cv);
 	pthread_mutex_unlock(&b->mu);
-	return r;
-}
-
-void
-bgsync_cancel(struct bgsync_req *r)
-{
-	/* Only the loop reads this flag, and the loop is where we are. */
-	r->cancelled = true;
-}
-
-static void
-drop(struct bgsync_req *list)
-{
-	while (list != NULL) {
-		struct bgsync_req *r = list;
-		list = r->next;
-		close(r->fd);
-		free(r);
-	}
+	return 0;
 }
 
 void
@@ -192,12 +172,12 @@ bgsync_free(struct bgsync **bp)
 		pthread_cond_signal(&b->cv);
 		pthread_mutex_unlock(&b->mu);
 		pthread_join(b->th, NULL);
+		/* The thread did everything handed over: answer it all. */
+		on_wake(b->pfd[0], EV_READ, b);
 		event_free(b->ev);
 		close(b->pfd[0]);
 		close(b->pfd[1]);
 	}
-	drop(b->todo);
-	drop(b->finished);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
 	free(b);

@@ -10,18 +10,16 @@
 
 struct event_base;
 struct bgsync;
-struct bgsync_req;
 
 /* err: 0 when durable, else an errno value. */
 typedef void (*bgsync_done_fn)(void *arg, int err);
 
 struct bgsync *bgsync_new(struct event_base *eb);
 /* Flush the file system of fd (bgsync takes fd and closes it). done runs
- * later from the loop, never from inside this call. NULL with errno when
- * the thread cannot start (the caller then syncs itself). */
-struct bgsync_req *bgsync_start(struct bgsync *b, int fd, bgsync_done_fn done, void *arg);
-/* The caller is gone: done is not called. */
-void bgsync_cancel(struct bgsync_req *r);
-/* Waits for a running flush, then frees; callbacks not yet run are dropped. */
+ * later from the loop, never from inside this call. 0, or -1 with errno
+ * when the thread cannot start (fd is still the caller's, who then syncs
+ * itself). */
+int bgsync_start(struct bgsync *b, int fd, bgsync_done_fn done, void *arg);
+/* Waits for every flush handed over and runs their callbacks, then frees. */
 void bgsync_free(struct bgsync **bp);
 #endif

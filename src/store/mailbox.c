@@ -1751,6 +1751,8 @@ add_stored(struct mailbox *mb, const char *base, const char *fname, unsigned fla
 	m->modseq = ++mb->highestmodseq;
 	msg_set_name(m, xstrdup(fname));
 	mark_dirty(mb, m);
+	if (mb->sync_later && mb->hidden_from == 0)
+		mb->hidden_from = uid;
 	if (mb->n > 1 && mb->m[mb->n - 2].uid > uid)
 		qsort(mb->m, mb->n, sizeof(*mb->m), cmp_msg_uid);
 	if (uid >= mb->uidnext)

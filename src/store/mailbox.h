@@ -63,8 +63,20 @@ struct mailbox {
 	 * them durable itself (one syncfs for many, lib/bgsync) before it
 	 * acknowledges them. An mbox ignores it. */
 	bool sync_later;
+	/* UIDs from hidden_from on were appended with sync_later and are not
+	 * durable yet (0: none): no session shows them, so a crash cannot
+	 * lose a UID a client has seen (it would be given out again). The
+	 * caller clears it once they are durable. */
+	uint32_t hidden_from;
+	unsigned syncing;	/* appends of the caller still waiting for their sync */
 	struct mbx_priv *priv;	/* sync state */
 };
+
+static inline bool
+mailbox_visible(const struct mailbox *mb, uint32_t uid)
+{
+	return mb->hidden_from == 0 || uid < mb->hidden_from;
+}
 
 /* Open (creating cur/ new/ tmp/ when create is set and they are missing)
  * and sync. dir "mbox:PATH[\nJOURNALDIR]" opens an mbox file instead

@@ -510,6 +510,69 @@ def t_concurrent():
         b.logout()
 
 
+@test("imap: concurrent APPENDs: each OK'd message stored once, UIDs unique, IDLE hears all, a client gone mid-APPEND harms nothing")
+def t_concurrent_append():
+    import re
+    import threading
+    with ImapLab() as s:
+        idle = RawImap(s.imap)
+        idle.cmd("a", "LOGIN user1 pass")
+        idle.cmd("b", "SELECT INBOX")
+        idle.send("c IDLE\r\n")
+        eq(idle.line()[:1], "+", "idling")
+        errors, uids = [], []
+        lock = threading.Lock()
+
+        def worker(k):
+            try:
+                x = s.login()
+                for i in range(10):
+                    typ, data = x.append("INBOX", None, None,
+                                         b"Subject: w%d-%d\r\n\r\nbody %d\r\n" % (k, i, i))
+                    m = re.search(rb"APPENDUID \d+ (\d+)", data[0] or b"")
+                    if typ != "OK" or not m:
+                        errors.append((k, i, typ, data))
+                        continue
+                    with lock:
+                        uids.append(int(m.group(1)))
+                x.logout()
+            except Exception as e:      # noqa: BLE001 - reported below
+                errors.append((k, repr(e)))
+        ts = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+        for t in ts:
+            t.start()
+        # a client that sends a whole APPEND and hangs up at once
+        r = RawImap(s.imap)
+        r.cmd("a", "LOGIN user1 pass")
+        msg = b"Subject: gone\r\n\r\nbye\r\n"
+        r.send(b"b APPEND INBOX {%d+}\r\n%s\r\n" % (len(msg), msg))
+        r.s.close()
+        for t in ts:
+            t.join(60)
+        eq(errors, [], "APPEND errors")
+        eq(len(uids), 80, "80 APPENDs answered OK")
+        eq(len(set(uids)), 80, "UIDs unique")
+        # the idling session hears every message (81 with the orphan's)
+        seen, deadline = 0, time.time() + 20
+        while seen < 81 and time.time() < deadline:
+            l = idle.line(timeout=20)
+            m = re.match(r"\* (\d+) EXISTS", l)
+            if m:
+                seen = int(m.group(1))
+        eq(seen, 81, "EXISTS heard while idling")
+        idle.send("DONE\r\n")
+        idle.until("c")
+        c = s.login()
+        typ, data = c.select("INBOX")
+        eq(data[0], b"81", "81 messages")
+        typ, data = c.uid("SEARCH", "ALL")
+        got = sorted(int(x) for x in data[0].split())
+        check(set(uids) <= set(got), "every APPENDUID is in the folder")
+        typ, data = c.search(None, 'SUBJECT "gone"')
+        eq(len(data[0].split()), 1, "the hung-up client's message is stored once")
+        c.logout()
+
+
 @test("imap: deep MIME nesting and 100,000 parts: bounded time, valid BODYSTRUCTURE")
 def t_mime_bombs():
     with ImapLab() as s:

@@ -1641,6 +1641,43 @@ test_ten_thousand(void **state)
 	mailbox_unref(&mb);
 }
 
+/* Appends whose sync the caller does later are hidden until it says so. */
+static void
+test_sync_later_hidden(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb = open_ok(f->md, true);
+	const char *err = NULL;
+	uint32_t u1, u2, u3;
+	assert_int_equal(mailbox_append(mb, "Subject: 1\n\nx\n", 14, 0, NULL, 0, -1, &u1, &err), 0);
+	assert_int_equal(mb->hidden_from, 0);
+	mb->sync_later = true;
+	assert_int_equal(mailbox_append(mb, "Subject: 2\n\nx\n", 14, 0, NULL, 0, -1, &u2, &err), 0);
+	assert_int_equal(mailbox_append(mb, "Subject: 3\n\nx\n", 14, 0, NULL, 0, -1, &u3, &err), 0);
+	mb->sync_later = false;
+	assert_int_equal(mb->hidden_from, u2);
+	assert_true(mailbox_visible(mb, u1));
+	assert_false(mailbox_visible(mb, u2));
+	assert_false(mailbox_visible(mb, u3));
+	/* the files and the uidlist hold them already (one syncfs makes them durable) */
+	assert_int_equal(mb->n, 3);
+	char *ul = xasprintf("%s/dovecot-uidlist", f->md);
+	char *text = slurp(ul);
+	assert_non_null(text);
+	char want[32];
+	snprintf(want, sizeof(want), "\n%u :", u3);
+	assert_non_null(strstr(text, want));
+	free(text);
+	free(ul);
+	mb->hidden_from = 0;
+	assert_true(mailbox_visible(mb, u3));
+	mailbox_unref(&mb);
+	mb = open_ok(f->md, false);
+	assert_int_equal(mb->n, 3);
+	assert_int_equal(mb->hidden_from, 0);
+	mailbox_unref(&mb);
+}
+
 /* ---- watched (inotify events instead of rescans) ---- */
 
 struct watch {
@@ -1806,6 +1843,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_index_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_log_folded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watched_own_and_foreign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_later_hidden, setup, teardown),
 	};
 
 	umask(022);
