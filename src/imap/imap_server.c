@@ -117,8 +117,8 @@ box_unwatch(struct imap_server *srv, struct openbox *b)
 		mailbox_unwatch(b->mb);
 }
 
-/* Read the queued events and give each folder its own: cur/ changes that
- * were not the folder's own, and anything in new/, mark it for a sync. */
+/* Read the queued events and give each folder its own: a change that was
+ * not the folder's own (a delivery, another program) marks it for a sync. */
 static bool
 ino_read(struct imap_server *srv)
 {
@@ -142,11 +142,11 @@ ino_read(struct imap_server *srv)
 					box_unwatch(srv, b);
 					lost = true;
 				}
-				if (lost || ev->wd == b->wd_new)
+				if (lost) {
+					mailbox_event(b->mb, false, false, NULL);
 					b->hit = true;
-				if (lost)
-					mailbox_event(b->mb, NULL);
-				else if (ev->wd == b->wd_cur && ev->len > 0 && mailbox_event(b->mb, ev->name))
+				} else if (ev->len > 0 && mailbox_event(b->mb, ev->wd == b->wd_new,
+				    (ev->mask & (IN_CREATE | IN_MOVED_TO)) != 0, ev->name))
 					b->hit = true;
 				any |= b->hit;
 			}

@@ -71,8 +71,11 @@ struct mbx_priv {
 	bool foreign;			/* a change not ours since the last scan */
 	void (*drain)(void *);
 	void *drain_arg;
-	char **expect;			/* our own changes' names, in event order */
+	char **expect;			/* our own changes, in event order: "c/NAME" or "n/NAME" */
 	size_t ex_head, ex_n, ex_cap;	/* FIFO: [ex_head, ex_n) */
+	char **arrived;			/* names that came into new/ (deliveries) */
+	size_t narrived, arr_cap;
+	int newfd;			/* new/, like curfd */
 };
 
 struct mbx_mbox **
@@ -91,11 +94,14 @@ expect_clear(struct mbx_priv *pv)
 	for (size_t i = pv->ex_head; i < pv->ex_n; i++)
 		free(pv->expect[i]);
 	pv->ex_head = pv->ex_n = 0;
+	for (size_t i = 0; i < pv->narrived; i++)
+		free(pv->arrived[i]);
+	pv->narrived = 0;
 }
 
-/* We changed name in cur/: its event is ours. */
+/* We changed name in new/ or cur/: its event is ours. */
 static void
-expect(struct mailbox *mb, const char *name)
+expect(struct mailbox *mb, bool in_new, const char *name)
 {
 	struct mbx_priv *pv = mb->priv;
 	if (!pv->watched)
@@ -116,7 +122,7 @@ expect(struct mailbox *mb, const char *name)
 		pv->ex_cap = pv->ex_cap ? pv->ex_cap * 2 : 64;
 		pv->expect = xreallocarray(pv->expect, pv->ex_cap, sizeof(char *));
 	}
-	pv->expect[pv->ex_n++] = xstrdup(name);
+	pv->expect[pv->ex_n++] = xasprintf("%c/%s", in_new ? 'n' : 'c', name);
 }
 
 void
@@ -144,14 +150,26 @@ mailbox_unwatch(struct mailbox *mb)
 }
 
 bool
-mailbox_event(struct mailbox *mb, const char *name)
+mailbox_event(struct mailbox *mb, bool in_new, bool arrived, const char *name)
 {
 	struct mbx_priv *pv = mb->priv;
-	if (name != NULL && pv->ex_head < pv->ex_n && strcmp(pv->expect[pv->ex_head], name) == 0) {
-		free(pv->expect[pv->ex_head++]);
-		if (pv->ex_head == pv->ex_n)
-			pv->ex_head = pv->ex_n = 0;
-		return false;
+	if (name != NULL && pv->ex_head < pv->ex_n) {
+		const char *x = pv->expect[pv->ex_head];
+		if (x[0] == (in_new ? 'n' : 'c') && strcmp(x + 2, name) == 0) {
+			free(pv->expect[pv->ex_head++]);
+			if (pv->ex_head == pv->ex_n)
+				pv->ex_head = pv->ex_n = 0;
+			return false;
+		}
+	}
+	if (name != NULL && in_new && arrived && !pv->foreign && pv->narrived < 65536) {
+		/* A delivery: the next sync takes it without reading new/. */
+		if (pv->narrived == pv->arr_cap) {
+			pv->arr_cap = pv->arr_cap ? pv->arr_cap * 2 : 16;
+			pv->arrived = xreallocarray(pv->arrived, pv->arr_cap, sizeof(char *));
+		}
+		pv->arrived[pv->narrived++] = xstrdup(name);
+		return true;
 	}
 	pv->foreign = true;
 	return true;
@@ -1001,6 +1019,7 @@ struct entry {
 	char *fname;
 	uint32_t uid;
 	bool recent;
+	bool in_new;
 };
 
 /* Delivery order: Maildir names begin "<sec>.M<usec>P<pid>Q<n>" without
@@ -1053,51 +1072,34 @@ cmp_msg_uid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Move new/ into cur/ (adding ":2,"); their base names become recent. */
+/* Append the files of new/ or cur/ to e. Files in new/ stay there (no
+ * rename: a first SELECT of 10,000 new messages would spend most of its
+ * time moving them); they move to cur/ when their flags change. */
 static int
-sync_new(struct mailbox *mb, struct nhash *recent, char ***keep, size_t *nkeep,
+list_dir(struct mailbox *mb, bool in_new, struct entry **e, size_t *ne, size_t *ecap,
     const char **error_r)
 {
-	char np[4096], cp[4096];
-	path_of(mb, "new", np, sizeof(np));
-	path_of(mb, "cur", cp, sizeof(cp));
-	DIR *d = opendir(np);
+	char p[4096];
+	path_of(mb, in_new ? "new" : "cur", p, sizeof(p));
+	DIR *d = opendir(p);
 	if (d == NULL) {
-		*error_r = mb_err(mb, "new/", errno);
-		return -1;
-	}
-	int nfd = dirfd(d);
-	int cfd = open(cp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cfd < 0) {
-		closedir(d);
-		*error_r = mb_err(mb, "cur/", errno);
+		*error_r = mb_err(mb, in_new ? "new/" : "cur/", errno);
 		return -1;
 	}
 	struct dirent *de;
-	size_t cap = 0;
-	while ((de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL && *ne < MAX_MSGS) {
 		if (de->d_name[0] == '.')
 			continue;
-		char to[1024];
-		if (strchr(de->d_name, ':') == NULL)
-			snprintf(to, sizeof(to), "%s:2,", de->d_name);
-		else
-			strlcpy(to, de->d_name, sizeof(to));
-		if (mb->readonly || renameat(nfd, de->d_name, cfd, to) != 0)
-			continue;
-		expect(mb, to);
-		if (*nkeep == cap) {
-			cap = cap ? cap * 2 : 16;
-			*keep = xreallocarray(*keep, cap, sizeof(char *));
+		if (*ne == *ecap) {
+			*ecap = *ecap ? *ecap * 2 : 256;
+			*e = xreallocarray(*e, *ecap, sizeof(**e));
 		}
-		(*keep)[(*nkeep)++] = xstrdup(to);
+		struct entry *x = &(*e)[(*ne)++];
+		x->fname = xstrdup(de->d_name);
+		x->uid = 0;
+		x->recent = x->in_new = in_new;
 	}
 	closedir(d);
-	close(cfd);
-	/* Sized now: the table does not grow, and a full one never ends a probe. */
-	nh_init(recent, *nkeep);
-	for (size_t i = 0; i < *nkeep; i++)
-		nh_put(recent, (*keep)[i], base_len_of((*keep)[i]), i);
 	return 0;
 }
 
@@ -1112,95 +1114,63 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 	path_of(mb, "cur", cp, sizeof(cp));
 	path_of(mb, "new", np, sizeof(np));
 	path_of(mb, UIDLIST, up, sizeof(up));
-	/* Watched: every change of cur/ since the last scan was ours (each
-	 * event matched one we expected), so cur/ needs no readdir; new/
-	 * (deliveries) is still judged by its stamp. */
+	/* Watched: while every event since the last scan was ours (each
+	 * matched one we expected) or a delivery into new/, the table is
+	 * right but for those deliveries: no directory is read. */
 	if (pv->drain != NULL)
 		pv->drain(pv->drain_arg);
 	bool partial = pv->watched && !pv->foreign && !force;
-	stamp_get(np, &nst);
-	stamp_get(cp, &cst);
-	stamp_get(up, &ust);
-	/* Directory mtimes have nanoseconds on the file systems we support;
-	 * a change in the same tick as the last sync would still be missed,
-	 * so a stamp younger than a second never counts as unchanged. */
-	time_t now = time(NULL);
-	bool fresh = now - nst.s < 2 || (!partial && now - cst.s < 2);
-	if (!force && !fresh && stamp_eq(&nst, &pv->new) && (partial ||
-	    (stamp_eq(&cst, &pv->cur) && stamp_eq(&ust, &pv->ul)))) {
-		if (!partial) {
-			/* cur/ is as the last scan left it, events so far included. */
-			pv->foreign = false;
-			expect_clear(pv);
-		}
-		return 0;
-	}
-	if (!partial) {
-		/* This scan covers the events so far; ours from here on count. */
-		pv->foreign = false;
-		expect_clear(pv);
-	}
-	if (!cst.exists || !nst.exists) {
-		*error_r = "not a Maildir (cur/ or new/ missing)";
-		return -1;
-	}
-	read_keywords(mb);
-
-	struct nhash recent = { 0 };
-	char **moved = NULL;
-	size_t nmoved = 0;
-	if (nst.size > 0 || !stamp_eq(&nst, &pv->new) || force) {
-		if (sync_new(mb, &recent, &moved, &nmoved, error_r) != 0) {
-			nh_free(&recent);
-			return -1;
-		}
-	}
-	/* Stamps before reading cur/: a change during the scan is seen next time. */
-	stamp_get(np, &pv->new);
-	stamp_get(cp, &pv->cur);
-
 	struct entry *e = NULL;
 	size_t ne = 0, ecap = 0;
 	if (partial) {
-		/* Only what sync_new just moved in is new to us. */
-		e = xcalloc(nmoved ? nmoved : 1, sizeof(*e));
-		for (size_t i = 0; i < nmoved; i++) {
-			e[ne].fname = moved[i];
+		if (pv->narrived == 0)
+			return 0;
+		read_keywords(mb);
+		e = xcalloc(pv->narrived, sizeof(*e));
+		for (size_t i = 0; i < pv->narrived; i++) {
+			e[ne].fname = pv->arrived[i];
 			e[ne].uid = 0;
-			e[ne++].recent = true;
+			e[ne].recent = e[ne].in_new = true;
+			ne++;
 		}
-		nmoved = 0;
+		pv->narrived = 0;
 	} else {
-		DIR *d = opendir(cp);
-		if (d == NULL) {
-			*error_r = mb_err(mb, "cur/", errno);
-			for (size_t i = 0; i < nmoved; i++)
-				free(moved[i]);
-			free(moved);
-			nh_free(&recent);
+		stamp_get(np, &nst);
+		stamp_get(cp, &cst);
+		stamp_get(up, &ust);
+		/* Directory mtimes have nanoseconds on the file systems we
+		 * support; a change in the same tick as the last sync would
+		 * still be missed, so a stamp younger than two seconds never
+		 * counts as unchanged. */
+		time_t now = time(NULL);
+		bool fresh = now - cst.s < 2 || now - nst.s < 2;
+		if (!force && !fresh && stamp_eq(&nst, &pv->new) && stamp_eq(&cst, &pv->cur) &&
+		    stamp_eq(&ust, &pv->ul)) {
+			/* As the last scan left it, events so far included. */
+			pv->foreign = false;
+			expect_clear(pv);
+			return 0;
+		}
+		/* This scan covers the events so far; ours from here on count. */
+		pv->foreign = false;
+		expect_clear(pv);
+		if (!cst.exists || !nst.exists) {
+			*error_r = "not a Maildir (cur/ or new/ missing)";
+			return -1;
+		}
+		read_keywords(mb);
+		/* Stamps before reading: a change during the scan is seen next time. */
+		pv->new = nst;
+		pv->cur = cst;
+		if (list_dir(mb, false, &e, &ne, &ecap, error_r) != 0 ||
+		    list_dir(mb, true, &e, &ne, &ecap, error_r) != 0) {
+			for (size_t i = 0; i < ne; i++)
+				free(e[i].fname);
+			free(e);
 			pv->foreign = true;
 			return -1;
 		}
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL && ne < MAX_MSGS) {
-			if (de->d_name[0] == '.')
-				continue;
-			if (ne == ecap) {
-				ecap = ecap ? ecap * 2 : 256;
-				e = xreallocarray(e, ecap, sizeof(*e));
-			}
-			e[ne].fname = xstrdup(de->d_name);
-			e[ne].uid = 0;
-			size_t v;
-			e[ne].recent = nh_get(&recent, e[ne].fname, base_len_of(e[ne].fname), &v);
-			ne++;
-		}
-		closedir(d);
 	}
-	for (size_t i = 0; i < nmoved; i++)
-		free(moved[i]);
-	free(moved);
-	nh_free(&recent);
 
 	read_uidlist(mb, false);
 	struct uidlist *ul = &pv->ul_file;
@@ -1244,6 +1214,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 			continue;
 		}
 		seen[v] = true;
+		m->in_new = e[v].in_new;
 		if (strcmp(e[v].fname, m->fname) != 0) {
 			uint8_t f;
 			uint32_t kw;
@@ -1296,6 +1267,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 			maxuid = m->uid;
 		m->size = m->vsize = m->idate = -1;
 		m->recent = e[i].recent;
+		m->in_new = e[i].in_new;
 		name_flags(e[i].fname, &m->flags, &m->kw);
 		msg_set_name(m, e[i].fname);
 		idx_take(mb, m);
@@ -1335,6 +1307,7 @@ mailbox_sync(struct mailbox *mb, bool force, const char **error_r)
 			m->uid = uids[i];
 			m->size = m->vsize = m->idate = -1;
 			m->recent = unlisted[i].recent;
+			m->in_new = unlisted[i].in_new;
 			name_flags(unlisted[i].fname, &m->flags, &m->kw);
 			msg_set_name(m, unlisted[i].fname);
 			idx_take(mb, m);
@@ -1397,7 +1370,7 @@ mailbox_open_watched(const char *dir, bool create, void (*drain)(void *), void *
 	if (strncmp(dir, "mbox:", 5) == 0) {
 		struct mailbox *mb = xcalloc(1, sizeof(*mb));
 		mb->priv = xcalloc(1, sizeof(*mb->priv));
-		mb->priv->curfd = -1;
+		mb->priv->curfd = mb->priv->newfd = -1;
 		mb->dir = xstrdup(dir);
 		mb->refs = 1;
 		mb->uidnext = 1;
@@ -1421,7 +1394,7 @@ mailbox_open_watched(const char *dir, bool create, void (*drain)(void *), void *
 	}
 	struct mailbox *mb = xcalloc(1, sizeof(*mb));
 	mb->priv = xcalloc(1, sizeof(*mb->priv));
-	mb->priv->curfd = -1;
+	mb->priv->curfd = mb->priv->newfd = -1;
 	mb->dir = xstrdup(dir);
 	mb->refs = 1;
 	mb->uidnext = 1;
@@ -1471,8 +1444,11 @@ mailbox_unref(struct mailbox **mbp)
 	uidlist_free(&mb->priv->ul_file);
 	expect_clear(mb->priv);
 	free(mb->priv->expect);
+	free(mb->priv->arrived);
 	if (mb->priv->curfd >= 0)
 		close(mb->priv->curfd);
+	if (mb->priv->newfd >= 0)
+		close(mb->priv->newfd);
 	free(mb->priv);
 	free(mb->dir);
 	free(mb);
@@ -1503,7 +1479,7 @@ mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
 		*error_r = "file name too long";
 		return -1;
 	}
-	snprintf(from, sizeof(from), "%s/cur/%s", mb->dir, m->fname);
+	snprintf(from, sizeof(from), "%s/%s/%s", mb->dir, m->in_new ? "new" : "cur", m->fname);
 	snprintf(to, sizeof(to), "%s/cur/%s", mb->dir, nn);
 	if (rename(from, to) != 0) {
 		if (errno == ENOENT)
@@ -1512,11 +1488,12 @@ mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
 		return -1;
 	}
 	if (strcmp(m->fname, nn) != 0) {	/* rename(a, a) makes no event */
-		expect(mb, m->fname);
-		expect(mb, nn);
+		expect(mb, m->in_new, m->fname);
+		expect(mb, false, nn);
 	}
 	free(m->fname);
 	m->fname = xstrdup(nn);
+	m->in_new = false;
 	m->flags = (uint8_t)flags;
 	m->kw = kw;
 	m->modseq = ++mb->highestmodseq;
@@ -1536,9 +1513,10 @@ mailbox_expunge(struct mailbox *mb, size_t i, const char **error_r)
 		return -1;
 	}
 	if (!IS_MBOX(mb)) {
-		snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, mb->m[i].fname);
+		snprintf(p, sizeof(p), "%s/%s/%s", mb->dir, mb->m[i].in_new ? "new" : "cur",
+		    mb->m[i].fname);
 		if (unlink(p) == 0)
-			expect(mb, mb->m[i].fname);
+			expect(mb, mb->m[i].in_new, mb->m[i].fname);
 		else if (errno != ENOENT) {
 			*error_r = mb_err(mb, "unlink", errno);
 			return -1;
@@ -1592,7 +1570,7 @@ mailbox_stat(struct mailbox *mb, size_t i)
 		return 0;
 	}
 	char p[4096];
-	snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, m->fname);
+	snprintf(p, sizeof(p), "%s/%s/%s", mb->dir, m->in_new ? "new" : "cur", m->fname);
 	struct stat sb;
 	if (stat(p, &sb) != 0)
 		return -1;
@@ -1618,13 +1596,14 @@ mailbox_read(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r)
 	struct mbx_priv *pv = mb->priv;
 	if (pv->mbox != NULL)
 		return mbox_box_read(mb, i, len_r, error_r);
-	if (pv->curfd < 0) {
+	bool in_new = mb->m[i].in_new;
+	int *dfd = in_new ? &pv->newfd : &pv->curfd;
+	if (*dfd < 0) {
 		char p[4096];
-		snprintf(p, sizeof(p), "%s/cur", mb->dir);
-		pv->curfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		snprintf(p, sizeof(p), "%s/%s", mb->dir, in_new ? "new" : "cur");
+		*dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	int fd = pv->curfd < 0 ? -1 : openat(pv->curfd, mb->m[i].fname, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW);
+	int fd = *dfd < 0 ? -1 : openat(*dfd, mb->m[i].fname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		*error_r = errno == ENOENT ? "expunged" : mb_err(mb, "open", errno);
 		return NULL;
@@ -1715,7 +1694,7 @@ store_file(struct mailbox *mb, const char *data, size_t len, unsigned flags, uin
 			*error_r = mb_err(mb, "rename", e);
 			return -1;
 		}
-		expect(mb, fname_r);
+		expect(mb, false, fname_r);
 		if (!mb->sync_later) {
 			char cd[4096];
 			snprintf(cd, sizeof(cd), "%s/cur", mb->dir);
@@ -1738,7 +1717,8 @@ add_stored(struct mailbox *mb, const char *base, const char *fname, unsigned fla
 			*error_r = "no UID left";
 		char p[4096];
 		snprintf(p, sizeof(p), "%s/cur/%s", mb->dir, fname);
-		unlink(p);
+		if (unlink(p) == 0)
+			expect(mb, false, fname);
 		return -1;
 	}
 	struct mbx_msg *m = mailbox_push(mb);
@@ -1849,7 +1829,7 @@ mailbox_copy(struct mailbox *src, size_t i, struct mailbox *dst, uint32_t *uid_r
 		return r;
 	}
 	char from[4096];
-	snprintf(from, sizeof(from), "%s/cur/%s", src->dir, m->fname);
+	snprintf(from, sizeof(from), "%s/%s/%s", src->dir, m->in_new ? "new" : "cur", m->fname);
 	size_t len = 0;
 	char *data = NULL;
 	char base[MAILDIR_NAME_MAX], fname[MAILDIR_NAME_MAX + 64];
@@ -1871,7 +1851,7 @@ mailbox_copy(struct mailbox *src, size_t i, struct mailbox *dst, uint32_t *uid_r
 			snprintf(to, sizeof(to), "%s/cur/%s", dst->dir, lname);
 			if (link(from, to) == 0) {
 				r = 0;
-				expect(dst, lname);
+				expect(dst, false, lname);
 				strlcpy(base, lbase, sizeof(base));
 				strlcpy(fname, lname, sizeof(fname));
 				char cd[4096];

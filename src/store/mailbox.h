@@ -33,12 +33,13 @@
 struct mbx_msg {
 	uint32_t uid;
 	uint8_t flags;		/* MF_STORED bits */
-	bool recent;		/* moved from new/ by this process, not yet shown */
+	bool recent;		/* first seen in new/ by this process, not yet shown */
+	bool in_new;		/* the file is in new/ (no flags yet), not cur/ */
 	uint32_t kw;		/* bit i: keyword i of mailbox->kw (dovecot-keywords) */
 	uint64_t modseq;
 	int64_t size, vsize;	/* bytes as stored / with CRLF; -1 until known */
 	int64_t idate;		/* INTERNALDATE: the file's mtime; -1 until known */
-	char *fname;		/* file name in cur/ */
+	char *fname;		/* file name in cur/ (new/ when in_new) */
 	uint16_t base_len;	/* the base name: fname up to its first ':' */
 	bool idx_dirty;		/* its estafeta.index record is behind */
 	bool mbox_pending;	/* mbox: flags changed here, not in the file yet */
@@ -104,9 +105,11 @@ int mailbox_open_watched(const char *dir, bool create, void (*drain)(void *), vo
     struct mailbox **out, const char **error_r);
 void mailbox_watch(struct mailbox *mb, void (*drain)(void *), void *arg);
 void mailbox_unwatch(struct mailbox *mb);
-/* An event on cur/: false when it was our own change, true when not (the
- * next sync reads cur/ again). */
-bool mailbox_event(struct mailbox *mb, const char *name);
+/* An event on new/ (in_new) or cur/; arrived: a name came (created, moved
+ * in), else one went. false when it was our own change; true when not: a
+ * delivery into new/ is taken by the next sync alone, anything else makes
+ * it read both directories. */
+bool mailbox_event(struct mailbox *mb, bool in_new, bool arrived, const char *name);
 
 /* Index of uid in mb->m, or -1. */
 long mailbox_find(const struct mailbox *mb, uint32_t uid);

@@ -90,8 +90,8 @@ def t_dele():
         eq(p.stat()[0], 2, "nothing deleted without QUIT")
         p.dele(1)
         p.quit()
-        cur = os.listdir(os.path.join(s.maildir(), "cur"))
-        eq(len(cur), 1, "one file left after QUIT")
+        left = [n for d in ("new", "cur") for n in os.listdir(os.path.join(s.maildir(), d))]
+        eq(len(left), 1, "one file left after QUIT")
         p = poplib.POP3("127.0.0.1", s.pop3, timeout=10)
         p.user("user1")
         p.pass_(PASS)

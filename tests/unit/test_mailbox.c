@@ -133,7 +133,7 @@ assert_base(const struct mbx_msg *m, const char *want)
 static char *
 cur_path(const struct mailbox *mb, size_t i)
 {
-	return xasprintf("%s/cur/%s", mb->dir, mb->m[i].fname);
+	return xasprintf("%s/%s/%s", mb->dir, mb->m[i].in_new ? "new" : "cur", mb->m[i].fname);
 }
 
 static struct mailbox *
@@ -254,8 +254,9 @@ test_sync_deliveries(void **state)
 		base[i] = deliver(f->md, bodies[i]);
 	assert_int_equal(count_dir(f->md, "new"), 3);
 	assert_int_equal(sync_ok(mb, false), 1);
-	assert_int_equal(count_dir(f->md, "new"), 0);
-	assert_int_equal(count_dir(f->md, "cur"), 3);
+	/* they stay in new/ until their flags change */
+	assert_int_equal(count_dir(f->md, "new"), 3);
+	assert_int_equal(count_dir(f->md, "cur"), 0);
 	assert_int_equal(mb->n, 3);
 	assert_int_equal(mb->uidnext, 4);
 	for (size_t i = 0; i < 3; i++) {
@@ -265,7 +266,8 @@ test_sync_deliveries(void **state)
 
 		assert_int_equal(m->uid, i + 1);
 		assert_base(m, base[i]);
-		assert_string_equal(m->fname + m->base_len, ":2,");
+		assert_string_equal(m->fname + m->base_len, "");
+		assert_true(m->in_new);
 		assert_true(m->recent);
 		assert_int_equal(m->flags, 0);
 		assert_int_equal(m->kw, 0);
@@ -298,6 +300,29 @@ test_sync_deliveries(void **state)
 	assert_int_equal(mb->m[3].uid, 4);
 	assert_base(&mb->m[3], b4);
 	free(b4);
+	/* a flag change moves the file to cur/; an expunge in new/ unlinks there */
+	const char *err = NULL;
+	assert_int_equal(mailbox_set_flags(mb, 0, MF_SEEN, 0, &err), 0);
+	assert_false(mb->m[0].in_new);
+	assert_string_equal(mb->m[0].fname + mb->m[0].base_len, ":2,S");
+	assert_int_equal(count_dir(f->md, "new"), 3);
+	assert_int_equal(count_dir(f->md, "cur"), 1);
+	size_t len;
+	char *data = mailbox_read(mb, 0, &len, &err);
+	assert_non_null(data);
+	assert_string_equal(data, bodies[0]);
+	free(data);
+	assert_int_equal(mailbox_expunge(mb, 1, &err), 0);
+	assert_int_equal(count_dir(f->md, "new"), 2);
+	assert_int_equal(mb->n, 3);
+	/* another object sees the same */
+	struct mailbox *mb2 = open_ok(f->md, false);
+	assert_int_equal(mb2->n, 3);
+	assert_int_equal(mb2->m[0].flags, MF_SEEN);
+	assert_false(mb2->m[0].in_new);
+	assert_true(mb2->m[1].in_new);
+	assert_int_equal(mb2->m[1].uid, 3);
+	mailbox_unref(&mb2);
 	for (size_t i = 0; i < 3; i++)
 		free(base[i]);
 	mailbox_unref(&mb);
@@ -374,7 +399,8 @@ test_uidlist_written_and_reread(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(mb2->m[i].uid, i + 1);
 		assert_string_equal(mb2->m[i].fname, mb->m[i].fname);
-		assert_false(mb2->m[i].recent);	/* the first one took them from new/ */
+		/* still in new/: new to whoever sees them first, as in Maildir */
+		assert_true(mb2->m[i].recent);
 	}
 	/* a delivery the second one lists first keeps its UID for the first */
 	char *b4 = deliver(f->md, "Subject: 4\n\n4\n");
@@ -384,7 +410,7 @@ test_uidlist_written_and_reread(void **state)
 	assert_int_equal(mb->n, 4);
 	assert_int_equal(mb->m[3].uid, 4);
 	assert_base(&mb->m[3], b4);
-	assert_false(mb->m[3].recent);
+	assert_true(mb->m[3].recent);	/* in new/ for both */
 	assert_int_equal(mb->uidnext, 5);
 	/* appended: the header stays, a record is added */
 	char *text2 = slurp(p);
@@ -1072,8 +1098,9 @@ test_dovecot_adopt(void **state)
 	assert_int_equal(mb->m[0].uid, 1);
 	assert_int_equal(mb->uidnext, 2);
 	assert_true(mb->m[0].recent);
-	assert_string_equal(mb->m[0].fname, "1795705389.M708393P19519.vm,S=112,W=119:2,");
-	assert_int_equal(count_dir(p, "new"), 0);
+	assert_string_equal(mb->m[0].fname, "1795705389.M708393P19519.vm,S=112,W=119");
+	assert_true(mb->m[0].in_new);
+	assert_int_equal(count_dir(p, "new"), 1);
 	mailbox_unref(&mb);
 	free(p);
 	p = xasprintf("%s/.&ANw-mlaut", f->md);
@@ -1615,7 +1642,7 @@ test_ten_thousand(void **state)
 		assert_int_equal(mb->m[i].uid, i + 1);
 		assert_base(&mb->m[i], names[i]);
 	}
-	assert_int_equal(count_dir(f->md, "new"), 0);
+	assert_int_equal(count_dir(f->md, "new"), N);
 	unsigned long long t2 = now_ms();
 	struct mailbox *mb2 = open_ok(f->md, false);
 	unsigned long long t3 = now_ms();
@@ -1683,7 +1710,7 @@ test_sync_later_hidden(void **state)
 struct watch {
 	int fd, wd_cur, wd_new;
 	struct mailbox *mb;
-	unsigned own, foreign, drains;
+	unsigned own, foreign, arrivals, drains;
 };
 
 static void
@@ -1697,12 +1724,16 @@ watch_drain(void *arg)
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
-			if (w->mb == NULL || ev->wd != w->wd_cur || ev->len == 0)
+			if (w->mb == NULL || ev->len == 0)
 				continue;
-			if (mailbox_event(w->mb, ev->name))
-				w->foreign++;
-			else
+			bool in_new = ev->wd == w->wd_new;
+			bool arrived = (ev->mask & (IN_CREATE | IN_MOVED_TO)) != 0;
+			if (!mailbox_event(w->mb, in_new, arrived, ev->name))
 				w->own++;
+			else if (in_new && arrived)
+				w->arrivals++;
+			else
+				w->foreign++;
 		}
 }
 
@@ -1736,7 +1767,7 @@ test_watched_own_and_foreign(void **state)
 	free(deliver(f->md, bodies[1]));
 	struct watch w;
 	mb = open_watched(f->md, &w);
-	assert_int_equal(mb->n, 2);	/* moved from new/ by the open */
+	assert_int_equal(mb->n, 2);	/* in new/, not moved */
 
 	/* Our own changes, all in the same second: each event is ours, and
 	 * the folder is not read again. */
@@ -1748,7 +1779,8 @@ test_watched_own_and_foreign(void **state)
 	assert_int_equal(mailbox_expunge(mb, 1, &err), 0);
 	assert_int_equal(sync_ok(mb, false), 0);
 	assert_int_equal(w.foreign, 0);
-	assert_true(w.own >= 5);	/* 2 moves, append, rename (2), unlink */
+	assert_int_equal(w.own, 4);	/* append, new/ -> cur/ (2), unlink in new/ */
+	assert_int_equal(count_dir(f->md, "new"), 0);
 	assert_int_equal(mb->n, 2);
 
 	/* Another program renames a file right after (same second, same
@@ -1766,11 +1798,19 @@ test_watched_own_and_foreign(void **state)
 	assert_int_equal(sync_ok(mb, false), 0);
 	assert_int_equal(w.foreign, 2);
 
-	/* A delivery lands in new/ and is taken without reading cur/. */
+	/* A delivery lands in new/ and is taken from its event alone. */
 	free(deliver(f->md, bodies[2]));
 	assert_int_equal(sync_ok(mb, false), 1);
+	assert_int_equal(w.foreign, 2);
+	assert_int_equal(w.arrivals, 1);
 	assert_int_equal(mb->n, 3);
 	assert_true(mb->m[2].recent);
+	assert_true(mb->m[2].in_new);
+	size_t len;
+	char *data = mailbox_read(mb, 2, &len, &err);
+	assert_non_null(data);
+	assert_string_equal(data, bodies[2]);
+	free(data);
 
 	/* A file removed behind our back */
 	free(from);
@@ -1788,7 +1828,7 @@ test_watched_own_and_foreign(void **state)
 	char tmp[8192];
 	while (read(w.fd, tmp, sizeof(tmp)) > 0)	/* the events are gone */
 		;
-	mailbox_event(mb, NULL);
+	mailbox_event(mb, false, false, NULL);
 	assert_int_equal(sync_ok(mb, false), 1);
 	assert_int_equal(mb->m[0].flags, MF_FLAGGED);
 
