@@ -28,7 +28,12 @@
 #     epoll loop, 50 at a time) on a restarted server for the set-up rate: the Python client
 #     needs about as much CPU per session as estafeta (it shows in its client CPU line).
 #  3. ../shared/bench/pop3_bench.py: USER/PASS, STAT, RETR of every one of the MSGS messages
-#     (one unmeasured run per server, then RUNS measured runs).
+#     (one unmeasured run per server, then RUNS measured runs). Each round also runs the same
+#     client against bench/pop3_floor.c, a responder that reads no mail and answers RETR with a
+#     fixed message of the mean size (one blocking read, one write per command): the cost of
+#     the client's round trips on this machine, printed under the table. (A server still busy
+#     when the next command comes, e.g. reading the next message ahead, can come in below it:
+#     waking a sleeping process costs more on this VM than the responder's work.)
 #  4. mixed: bench/imap_mixed_load.c (C, one epoll loop, its mix in its header: SELECT, UID FETCH
 #     of the newest ~20 ENVELOPEs, FETCH of 10 headers, a whole message, UID SEARCH, UID STORE
 #     \Seen/\Flagged, APPEND of 2-3 KB, UID STORE \Deleted + UID EXPUNGE of its own appended
@@ -213,6 +218,9 @@ LOADGEN=$BENCH_ROOT/imap_idle_load
 cc -O2 -Wall -o "$LOADGEN" "$HERE/imap_idle_load.c" || die "cannot build bench/imap_idle_load.c (needs cc)"
 MIXGEN=$BENCH_ROOT/imap_mixed_load
 cc -O2 -Wall -Wextra -o "$MIXGEN" "$HERE/imap_mixed_load.c" || die "cannot build bench/imap_mixed_load.c (needs cc)"
+FLOORGEN=$BENCH_ROOT/pop3_floor
+cc -O2 -Wall -Wextra -o "$FLOORGEN" "$HERE/pop3_floor.c" || die "cannot build bench/pop3_floor.c (needs cc)"
+FLOOR_PORT=${FLOOR_PORT:-12111}
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=$BENCH_ROOT/results/$STAMP
@@ -500,9 +508,9 @@ echo "   dovecot master pid=$DC_PID; estafeta parent pid=$EST_PID ($(grep -o 'wo
 restart() {	# target
 	if [ "$1" = dovecot ]; then stop_dovecot; start_dovecot; else stop_estafeta; start_estafeta; fi
 }
-srv_pid() { if [ "$1" = dovecot ]; then echo "$DC_PID"; else echo "$EST_PID"; fi; }
+srv_pid() { case $1 in dovecot) echo "$DC_PID" ;; floor) echo "$FLOOR_PID" ;; *) echo "$EST_PID" ;; esac; }
 imap_port() { if [ "$1" = dovecot ]; then echo "$DC_IMAP_PORT"; else echo "$EST_IMAP_PORT"; fi; }
-pop3_port() { if [ "$1" = dovecot ]; then echo "$DC_POP3_PORT"; else echo "$EST_POP3_PORT"; fi; }
+pop3_port() { case $1 in dovecot) echo "$DC_POP3_PORT" ;; floor) echo "$FLOOR_PORT" ;; *) echo "$EST_POP3_PORT" ;; esac; }
 mailroot() { if [ "$1" = dovecot ]; then echo "$DCM"; else echo "$ESTM"; fi; }
 srv_cpu() { "$PY" "$SHARED/cputree.py" "$(srv_pid "$1")" | cut -d' ' -f1; }
 order() { if [ $(($1 % 2)) = 1 ]; then echo "estafeta dovecot"; else echo "dovecot estafeta"; fi; }
@@ -733,10 +741,17 @@ pop3_once() {	# target run measure(0|1)
 
 case " $SECTIONS " in *" pop3 "*)
 	echo "== POP3: USER/PASS, STAT, RETR 1..$MSGS (no DELE): one unmeasured run (w) each, then $RUNS"
-	for t in estafeta dovecot; do pop3_once "$t" 0 0 || true; done
+	# the floor: the same client against a responder that does no work, messages of the mean size
+	msize=$(find "$DATA/m$MSGS/cur" -type f -printf '%s\n' | awk '{ s += $1 } END { print int(s / NR) }')
+	"$FLOORGEN" "$FLOOR_PORT" "$MSGS" "$msize" >"$OUT/pop3_floor.log" 2>&1 &
+	FLOOR_PID=$!
+	sleep 0.3
+	for t in estafeta dovecot floor; do pop3_once "$t" 0 0 || true; done
 	for r in $(seq 1 "$RUNS"); do
-		for t in $(order "$r"); do pop3_once "$t" "$r" 1 || true; done
+		for t in $(order "$r") floor; do pop3_once "$t" "$r" 1 || true; done
 	done
+	kill "$FLOOR_PID" 2>/dev/null || true
+	wait "$FLOOR_PID" 2>/dev/null || true
 	;;
 esac
 
@@ -892,7 +907,7 @@ vals = {}
 for x in rows:
     vals.setdefault((x["metric"], x["target"]), []).append(float(x["value"]))
 for m in metrics:
-    for t in ("estafeta", "dovecot"):
+    for t in ("estafeta", "dovecot", "floor"):
         v = vals.get((m, t))
         if v:
             print(subprocess.run([sys.executable, stats, f"{t:8s} {m:40s}"] + [repr(a) for a in v],
@@ -912,6 +927,13 @@ for m in metrics:
     fmt = lambda v: f"{v:10.3f}" if abs(v) < 10 else f"{v:10.1f}"
     ratio = f"{me / md:7.3f}" if md else f"{'n/a':>7s}"
     print(f"| {m + ' (' + unit(m) + ')':{W}s} | {fmt(me)} | {fmt(md)} | {ratio} |")
+for m in metrics:
+    f, d = vals.get((m, "floor")), vals.get((m, "dovecot"))
+    if f and d and "CPU" not in m:
+        mf, md = statistics.median(f), statistics.median(d)
+        print(f"   {m} of a responder that does no work (bench/pop3_floor.c): {mf:.3f} s = "
+              f"{mf / md:.3f} of Dovecot's (the client's round trips alone; a server that sleeps between "
+              f"commands wakes up slower than one still busy)")
 PY
 echo
 echo "   ratio = estafeta median / Dovecot median: for times, CPU, latency and memory lower is better, for"
