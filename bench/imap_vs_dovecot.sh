@@ -28,7 +28,9 @@
 #     epoll loop, 50 at a time) on a restarted server for the set-up rate: the Python client
 #     needs about as much CPU per session as estafeta (it shows in its client CPU line).
 #  3. ../shared/bench/pop3_bench.py: USER/PASS, STAT, RETR of every one of the MSGS messages
-#     (one unmeasured run per server, then RUNS measured runs). Each round also runs the same
+#     (one unmeasured run per server, then RUNS measured runs), then the same with
+#     bench/pop3_load.c (C: 11-16 us of its own CPU per message against 21-23 us for the
+#     Python client, which is as much as a server's work). Each round also runs the same
 #     client against bench/pop3_floor.c, a responder that reads no mail and answers RETR with a
 #     fixed message of the mean size (one blocking read, one write per command): the cost of
 #     the client's round trips on this machine, printed under the table. (A server still busy
@@ -218,6 +220,8 @@ LOADGEN=$BENCH_ROOT/imap_idle_load
 cc -O2 -Wall -o "$LOADGEN" "$HERE/imap_idle_load.c" || die "cannot build bench/imap_idle_load.c (needs cc)"
 MIXGEN=$BENCH_ROOT/imap_mixed_load
 cc -O2 -Wall -Wextra -o "$MIXGEN" "$HERE/imap_mixed_load.c" || die "cannot build bench/imap_mixed_load.c (needs cc)"
+POP3GEN=$BENCH_ROOT/pop3_load
+cc -O2 -Wall -Wextra -o "$POP3GEN" "$HERE/pop3_load.c" || die "cannot build bench/pop3_load.c (needs cc)"
 FLOORGEN=$BENCH_ROOT/pop3_floor
 cc -O2 -Wall -Wextra -o "$FLOORGEN" "$HERE/pop3_floor.c" || die "cannot build bench/pop3_floor.c (needs cc)"
 FLOOR_PORT=${FLOOR_PORT:-12111}
@@ -736,6 +740,26 @@ pop3_once() {	# target run measure(0|1)
 		row "pop3 total" "$t" "$r" "$tot"
 		row "pop3 server CPU" "$t" "$r" "$scpu"
 		row "pop3 client CPU" "$t" "$r" "$CLIENT_CPU"
+	fi
+	# the same with the C client (bench/pop3_load.c), whose own CPU is a fraction of the Python one's
+	f=$OUT/pop3c.$t.$r.out
+	c0=$(srv_cpu "$t")
+	if ! timeout "$CLIENT_TIMEOUT" "$POP3GEN" 127.0.0.1 "$(pop3_port "$t")" box "$BENCH_PASS" 1 >"$f" 2>&1; then
+		problem "$t pop3 run $r: pop3_load failed: $(tail -2 "$f" | tr '\n' ' ')"
+		return 1
+	fi
+	c1=$(srv_cpu "$t")
+	line=$(grep '^run=1 ' "$f")
+	n=$(kv "$line" msgs); retr=$(kv "$line" retr_all); tot=$(kv "$line" total); scpu=$(sub "$c1" "$c0")
+	[ "$n" = "$MSGS" ] || problem "$t pop3 (C) run $r: STAT says $n messages, expected $MSGS"
+	printf '%-8s pop3 run %-2s %s: C client: login+stat %ss retr_all %6.3fs total %6.3fs  server CPU %5.2fs  client CPU %5.3fs\n' \
+		"$t" "$r" "$([ "$measure" = 1 ] && echo "   " || echo "(w)")" "$(kv "$line" login+stat)" "$retr" "$tot" "$scpu" \
+		"$(kv "$line" client_cpu)"
+	if [ "$measure" = 1 ]; then
+		row "pop3 C client retr_all" "$t" "$r" "$retr"
+		row "pop3 C client total" "$t" "$r" "$tot"
+		row "pop3 C client server CPU" "$t" "$r" "$scpu"
+		row "pop3 C client client CPU" "$t" "$r" "$(kv "$line" client_cpu)"
 	fi
 }
 
