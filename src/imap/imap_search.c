@@ -383,6 +383,7 @@ struct search_prog {
 	size_t nn, cap;
 	unsigned ret;
 	bool has_return, modseq, needs_msg;
+	bool needs_body;	/* BODY or TEXT: more than the header */
 };
 
 static void
@@ -705,6 +706,8 @@ parse_key(struct pstate *ps, const struct imap_arg *a)
 			return -1;
 		set_needles(n, s);
 		ps->p->needs_msg = true;
+		if (k->type == K_BODY || k->type == K_TEXT)
+			ps->p->needs_body = true;
 		break;
 	case A_DATE:
 		if ((s = arg_string(ps)) == NULL)
@@ -1298,6 +1301,12 @@ bool
 imap_search_needs_message(const struct search_prog *p)
 {
 	return p->needs_msg;
+}
+
+bool
+imap_search_needs_body(const struct search_prog *p)
+{
+	return p->needs_body;
 }
 
 bool

@@ -156,6 +156,9 @@ bool imap_search_match(const struct search_prog *p, const struct search_msg *m,
 /* Whether matching needs ops->message (otherwise it is never called: a
  * flag-only search need not open any file). */
 bool imap_search_needs_message(const struct search_prog *p);
+/* Whether matching needs more of a message than its header (BODY, TEXT):
+ * otherwise ops->message may give the header alone, through its empty line. */
+bool imap_search_needs_body(const struct search_prog *p);
 /* Whether the program has a MODSEQ key: the response then carries the
  * highest mod-sequence (RFC 7162 3.1.5), and the command enables
  * CONDSTORE. */

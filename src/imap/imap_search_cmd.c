@@ -14,6 +14,7 @@
 struct msg_src {
 	struct imap_session *s;
 	char *buf;
+	bool header_only;	/* no BODY/TEXT key: the (cached) header is enough */
 };
 
 static const char *
@@ -26,7 +27,8 @@ src_message(void *ctx, const struct search_msg *m, size_t *len)
 	long mi = imap_msg_index(src->s, m->seq);
 	if (mi < 0)
 		return NULL;
-	src->buf = mailbox_read(src->s->mb, (size_t)mi, len, &err);
+	src->buf = src->header_only ? mailbox_read_header(src->s->mb, (size_t)mi, len, &err) :
+	    mailbox_read(src->s->mb, (size_t)mi, len, &err);
 	return src->buf;
 }
 
@@ -105,7 +107,7 @@ imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd, bool uid)
 		s->condstore = true;
 	size_t n;
 	struct search_msg *v = view_msgs(s, &n);
-	struct msg_src src = { .s = s };
+	struct msg_src src = { .s = s, .header_only = !imap_search_needs_body(p) };
 	struct search_ops ops = { .message = src_message, .has_keyword = src_has_keyword,
 		.ctx = &src };
 	uint32_t *nums = xcalloc(n ? n : 1, sizeof(*nums));
@@ -161,7 +163,7 @@ imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd, bool uid, bool
 		return;
 	size_t n, k = 0;
 	struct search_msg *v = view_msgs(s, &n);
-	struct msg_src src = { .s = s };
+	struct msg_src src = { .s = s, .header_only = !imap_search_needs_body(p) };
 	struct search_ops ops = { .message = src_message, .has_keyword = src_has_keyword,
 		.ctx = &src };
 	for (size_t i = 0; i < n; i++)

@@ -76,6 +76,7 @@ struct mbx_priv {
 	char **arrived;			/* names that came into new/ (deliveries) */
 	size_t narrived, arr_cap;
 	int newfd;			/* new/, like curfd */
+	size_t hdr_bytes;		/* header texts cached so far (mbx_msg.hdr) */
 };
 
 struct mbx_mbox **
@@ -684,6 +685,7 @@ mailbox_msg_free(struct mbx_msg *m)
 	free(m->fname);
 	free(m->env);
 	free(m->bs);
+	free(m->hdr);
 }
 
 struct mbx_msg *
@@ -1588,6 +1590,41 @@ mailbox_stat(struct mailbox *mb, size_t i)
 		free(data);
 	}
 	return 0;
+}
+
+#define HDR_CACHE_MAX	(8u << 20)	/* bytes of header texts kept per folder */
+
+char *
+mailbox_read_header(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r)
+{
+	struct mbx_msg *m = &mb->m[i];
+	if (m->hdr != NULL) {
+		*len_r = m->hdr_len;
+		char *copy = xmalloc((size_t)m->hdr_len + 1);
+		memcpy(copy, m->hdr, m->hdr_len);
+		copy[m->hdr_len] = '\0';
+		return copy;
+	}
+	size_t len;
+	char *data = mailbox_read(mb, i, &len, error_r);
+	if (data == NULL)
+		return NULL;
+	/* Through the first empty line (LF or CRLF), or everything. */
+	size_t h = len;
+	for (size_t k = 0; k + 1 < len; k++)
+		if (data[k] == '\n' && (data[k + 1] == '\n' ||
+		    (data[k + 1] == '\r' && k + 2 < len && data[k + 2] == '\n'))) {
+			h = k + (data[k + 1] == '\n' ? 2 : 3);
+			break;
+		}
+	data[h] = '\0';
+	if (h < UINT32_MAX && mb->priv->hdr_bytes + h <= HDR_CACHE_MAX) {
+		m->hdr = xstrndup(data, h);
+		m->hdr_len = (uint32_t)h;
+		mb->priv->hdr_bytes += h;
+	}
+	*len_r = h;
+	return data;
 }
 
 char *

@@ -44,8 +44,9 @@ struct mbx_msg {
 	bool idx_dirty;		/* its estafeta.index record is behind */
 	bool mbox_pending;	/* mbox: flags changed here, not in the file yet */
 	uint64_t off, end;	/* mbox: its From_ line and its end in the file */
-	uint32_t env_len, bs_len;
+	uint32_t env_len, bs_len, hdr_len;
 	char *env, *bs;		/* cached ENVELOPE and BODYSTRUCTURE texts; NULL */
+	char *hdr;		/* cached header, through its empty line (searches); NULL */
 };
 
 /* A change seen by a sync, or made through this API, for the sessions:
@@ -135,6 +136,12 @@ void mailbox_learn_vsize(struct mailbox *mb, size_t i, const char *data, size_t 
 /* The whole message, malloc'd (*len_r bytes, NUL added). NULL with
  * *error_r; a vanished file gives NULL and error "expunged". */
 char *mailbox_read(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r);
+
+/* Message i's header through its empty line (all of it when it has no
+ * body), malloc'd like mailbox_read. Kept in memory after the first read
+ * (up to a budget per folder), so header searches, SORT and THREAD read
+ * each file once. */
+char *mailbox_read_header(struct mailbox *mb, size_t i, size_t *len_r, const char **error_r);
 
 /* Add a message (LF or CRLF line ends; stored with LF, as deliveries are)
  * with flags, keyword names and internal date (-1: now; the file's mtime);

@@ -965,15 +965,17 @@ test_needs_message(void **state)
 {
 	static const struct {
 		const char *keys;
-		bool needs;
+		bool needs, body;
 	} cases[] = {
-		{ "ALL", false }, { "SEEN NOT DELETED", false }, { "1:3 UID 5", false },
-		{ "LARGER 5 SMALLER 9", false }, { "BEFORE 1-Jan-2000", false },
-		{ "KEYWORD x MODSEQ 4", false }, { "ON 1-Jan-2000 SINCE 1-Jan-1999", false },
-		{ "SENTON 1-Jan-2000", true }, { "SENTBEFORE 1-Jan-2000", true },
-		{ "SENTSINCE 1-Jan-2000", true }, { "NOT SUBJECT x", true },
-		{ "OR SEEN FROM x", true }, { "(TO x)", true }, { "CC x", true },
-		{ "BCC x", true }, { "HEADER a b", true }, { "BODY x", true }, { "TEXT x", true },
+		{ "ALL", false, false }, { "SEEN NOT DELETED", false, false },
+		{ "1:3 UID 5", false, false }, { "LARGER 5 SMALLER 9", false, false },
+		{ "BEFORE 1-Jan-2000", false, false }, { "KEYWORD x MODSEQ 4", false, false },
+		{ "ON 1-Jan-2000 SINCE 1-Jan-1999", false, false },
+		{ "SENTON 1-Jan-2000", true, false }, { "SENTBEFORE 1-Jan-2000", true, false },
+		{ "SENTSINCE 1-Jan-2000", true, false }, { "NOT SUBJECT x", true, false },
+		{ "OR SEEN FROM x", true, false }, { "(TO x)", true, false }, { "CC x", true, false },
+		{ "BCC x", true, false }, { "HEADER a b", true, false }, { "BODY x", true, true },
+		{ "TEXT x", true, true }, { "OR FROM x NOT BODY y", true, true },
 	};
 	struct search_ops ops = { get_message, has_keyword, &fbox };
 	struct search_prog *p;
@@ -983,6 +985,7 @@ test_needs_message(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		p = must_parse(cases[i].keys);
 		assert_int_equal(imap_search_needs_message(p), cases[i].needs);
+		assert_int_equal(imap_search_needs_body(p), cases[i].body);
 		assert_int_equal(imap_search_bind(p, 6, 20, NULL, NULL), 0);
 		fbox.calls = 0;
 		for (k = 0; k < 6; k++)

@@ -1705,6 +1705,45 @@ test_sync_later_hidden(void **state)
 	mailbox_unref(&mb);
 }
 
+/* The header alone, through its empty line; kept after the first read. */
+static void
+test_read_header(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb = open_ok(f->md, true);
+	const char *err = NULL;
+	uint32_t u;
+	static const char *const msgs[] = {
+		"Subject: a\nFrom: x@y\n\nbody\n\nmore\n",
+		"Subject: crlf\r\n\r\nbody\r\n",
+		"Subject: no body\n",
+	};
+	static const char *const want[] = { "Subject: a\nFrom: x@y\n\n", "Subject: crlf\n\n",
+		"Subject: no body\n" };
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(mailbox_append(mb, msgs[i], strlen(msgs[i]), 0, NULL, 0, -1, &u, &err),
+		    0);
+	for (size_t i = 0; i < 3; i++) {
+		size_t len;
+		char *h = mailbox_read_header(mb, i, &len, &err);
+		assert_non_null(h);
+		assert_int_equal(len, strlen(want[i]));
+		assert_string_equal(h, want[i]);
+		free(h);
+	}
+	/* from memory now: the file is not read again */
+	char *p = cur_path(mb, 0);
+	assert_int_equal(unlink(p), 0);
+	free(p);
+	size_t len;
+	char *h = mailbox_read_header(mb, 0, &len, &err);
+	assert_non_null(h);
+	assert_string_equal(h, want[0]);
+	free(h);
+	assert_null(mailbox_read(mb, 0, &len, &err));
+	mailbox_unref(&mb);
+}
+
 /* ---- watched (inotify events instead of rescans) ---- */
 
 struct watch {
@@ -1884,6 +1923,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_index_log_folded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watched_own_and_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_later_hidden, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_header, setup, teardown),
 	};
 
 	umask(022);
