@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 enum st { S_CONNECT, S_GREETING, S_LOGIN, S_SELECT, S_IDLE, S_DONE, S_FAILED };
 
 struct sess {
@@ -45,22 +47,6 @@ static socklen_t addrlen;
 static const char *ufmt, *pass;
 static int efd;
 static char first_err[256];
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double
-cpu(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
 
 static int
 cmpd(const void *a, const void *b)

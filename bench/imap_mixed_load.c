@@ -71,6 +71,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 #define CMD_TIMEOUT 10.0
 #define RECONNECT_DELAY 0.2
 #define MAX_RESPONSE (64u << 20)
@@ -148,22 +150,6 @@ static char today[32];
 struct lat { float ms; unsigned char op; };
 static struct lat *lats;
 static size_t nlat, caplat;
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double
-cpu(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
 
 static uint64_t
 rnd(struct conn *c)	/* splitmix64 */

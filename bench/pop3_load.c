@@ -22,27 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 static int fd;
 static char buf[1 << 20];
 static size_t blen, bpos;
 static unsigned long long total_bytes;
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double
-cpu(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-	    ru.ru_stime.tv_usec / 1e6;
-}
 
 static void
 fill(void)
