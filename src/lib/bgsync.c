@@ -26,7 +26,7 @@ struct bgsync {
 	pthread_cond_t cv;
 	pthread_t th;
 	bool started, stop;
-	struct bgsync_req *todo, **todo_tail;
+	struct bgsync_req *queued, **queued_tail;	/* handed over, not yet flushed */
 	struct bgsync_req *finished, **fin_tail;
 	int pfd[2];		/* the thread wakes the loop */
 	struct event *ev;
@@ -38,13 +38,13 @@ run(void *arg)
 	struct bgsync *b = arg;
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
-		while (!b->stop && b->todo == NULL)
+		while (!b->stop && b->queued == NULL)
 			pthread_cond_wait(&b->cv, &b->mu);
-		if (b->todo == NULL)
+		if (b->queued == NULL)
 			break;
-		struct bgsync_req *batch = b->todo;
-		b->todo = NULL;
-		b->todo_tail = &b->todo;
+		struct bgsync_req *batch = b->queued;
+		b->queued = NULL;
+		b->queued_tail = &b->queued;
 		pthread_mutex_unlock(&b->mu);
 		/* Everything in the batch was written before it was handed over,
 		 * so one flush per file system covers the whole batch. */
@@ -108,7 +108,7 @@ bgsync_new(struct event_base *eb)
 	struct bgsync *b = xcalloc(1, sizeof(*b));
 	b->eb = eb;
 	b->pfd[0] = b->pfd[1] = -1;
-	b->todo_tail = &b->todo;
+	b->queued_tail = &b->queued;
 	b->fin_tail = &b->finished;
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
@@ -152,8 +152,8 @@ bgsync_start(struct bgsync *b, int fd, bgsync_done_fn done, void *arg)
 	r->done = done;
 	r->arg = arg;
 	pthread_mutex_lock(&b->mu);
-	*b->todo_tail = r;
-	b->todo_tail = &r->next;
+	*b->queued_tail = r;
+	b->queued_tail = &r->next;
 	pthread_cond_signal(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 	return 0;

@@ -1500,9 +1500,6 @@ mailbox_set_flags(struct mailbox *mb, size_t i, unsigned flags, uint32_t kw,
 	m->kw = kw;
 	m->modseq = ++mb->highestmodseq;
 	mark_dirty(mb, m);
-	/* Our own rename changed cur/: keep the stamp so no rescan is needed. */
-	snprintf(from, sizeof(from), "%s/cur", mb->dir);
-	stamp_get(from, &mb->priv->cur);
 	return 0;
 }
 
